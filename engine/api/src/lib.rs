@@ -1,0 +1,1 @@
+//! Docker Engine API types shared by `berthd` (server) and `berth` (client).

@@ -1,0 +1,6 @@
+//! `berthd`: the berth daemon.
+
+fn main() {
+    eprintln!("berthd: not built yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask`: berth's build, packaging, test and benchmark stages.
+//!
+//! This file only parses flags and dispatches; each stage lives in its own module and runs
+//! external tools through `xshell::cmd!`.
+
+mod bench;
+mod binary;
+mod build;
+mod release;
+mod repo;
+mod rpm;
+mod test;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "berth's build, packaging, test and benchmark stages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build (or reuse) the build-container image defined in packaging/build-image.toml.
+    Build(build::Args),
+    /// Compile berth, berthd and berth-runtime inside the build container into bundles/.
+    Binary(binary::Args),
+    /// Package the binaries as EL7-compatible RPMs.
+    Rpm(rpm::Args),
+    /// Write or update the signed yum repository under bundles/repo.
+    Repo(repo::Args),
+    /// build → binary → rpm → repo in one command.
+    Release(release::Args),
+    /// Run the whole test suite, installing the Debian packages it needs.
+    Test(test::Args),
+    /// Run the side-by-side benchmarks and write docs/benchmarks.md.
+    Bench(bench::Args),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sh = util::project_shell()?;
+    match cli.command {
+        Command::Build(args) => args.run(&sh),
+        Command::Binary(args) => args.run(&sh),
+        Command::Rpm(args) => args.run(&sh),
+        Command::Repo(args) => args.run(&sh),
+        Command::Release(args) => args.run(&sh),
+        Command::Test(args) => args.run(&sh),
+        Command::Bench(args) => args.run(&sh),
+    }
+}

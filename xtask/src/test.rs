@@ -1,0 +1,106 @@
+//! `cargo xtask test`: installs the Debian packages the tests need, then runs the whole suite.
+//!
+//! The suite runs as root against real components (the kernel, rpm, dnf, a registry, systemd),
+//! so the tools are installed here rather than mocked in the tests.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+/// Commands the tests call, and the Debian package that provides each.
+const TOOLS: &[(&str, &str)] = &[
+    ("rpm", "rpm"),
+    ("rpmbuild", "rpm"),
+    ("createrepo_c", "createrepo-c"),
+    ("dnf", "dnf"),
+    ("rpmlint", "rpmlint"),
+    ("docker-registry", "docker-registry"),
+    ("skopeo", "skopeo"),
+    ("umoci", "umoci"),
+    ("runc", "runc"),
+    ("crun", "crun"),
+    ("debootstrap", "debootstrap"),
+    ("busybox", "busybox-static"),
+    ("dockerd", "docker.io"),
+    ("systemd-analyze", "systemd"),
+    ("gpg", "gnupg"),
+    ("hyperfine", "hyperfine"),
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only check and install the tools; do not run the tests.
+    #[arg(long)]
+    pub tools_only: bool,
+    /// Extra arguments passed to `cargo test` (e.g. a test name filter).
+    #[arg(last = true)]
+    pub cargo_args: Vec<String>,
+}
+
+impl Args {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        if !nix_is_root() {
+            bail!("cargo xtask test runs the suite as root (namespaces, cgroups, rpm installroots); run it as root");
+        }
+        install_missing_tools(sh)?;
+        if self.tools_only {
+            return Ok(());
+        }
+        let cargo_args = &self.cargo_args;
+        stage("unit and integration tests", || {
+            cmd!(sh, "cargo test --workspace --locked {cargo_args...}")
+                .run()
+                .context("cargo test failed")
+        })?;
+        Ok(())
+    }
+}
+
+/// Runs one named stage and prints a summary line for it, as CI reads them.
+pub fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
+    let started = Instant::now();
+    let result = body();
+    let secs = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(()) => println!("xtask test: stage '{name}' passed in {secs:.1}s"),
+        Err(err) => println!("xtask test: stage '{name}' FAILED in {secs:.1}s: {err:#}"),
+    }
+    result
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Installs, with apt-get, the package of every tool that is not on PATH.
+pub fn install_missing_tools(sh: &Shell) -> Result<()> {
+    let mut packages: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(tool, _)| which(tool).is_none())
+        .map(|(_, package)| *package)
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    if packages.is_empty() {
+        return Ok(());
+    }
+    println!("xtask test: installing {}", packages.join(" "));
+    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "apt-get update -q")
+        .run()
+        .context("apt-get update failed")?;
+    cmd!(sh, "apt-get install -y -q --no-install-recommends {packages...}")
+        .run()
+        .context("apt-get install failed")?;
+    Ok(())
+}
+
+/// The full path of `tool` on PATH, if any.
+pub fn which(tool: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
+}
