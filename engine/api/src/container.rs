@@ -1,0 +1,354 @@
+//! Container endpoints: the create body (`Config` + `HostConfig`), list entries, inspect, and
+//! the wait answer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A container's (or image's) process configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    /// Host name inside the container.
+    pub hostname: String,
+    /// Domain name inside the container.
+    pub domainname: String,
+    /// `user[:group]` the process runs as.
+    pub user: String,
+    /// Whether stdin is attached.
+    pub attach_stdin: bool,
+    /// Whether stdout is attached.
+    pub attach_stdout: bool,
+    /// Whether stderr is attached.
+    pub attach_stderr: bool,
+    /// Whether a pseudo-terminal is allocated.
+    pub tty: bool,
+    /// Whether stdin is kept open.
+    pub open_stdin: bool,
+    /// Whether stdin closes after the first attach.
+    pub stdin_once: bool,
+    /// `KEY=value` entries.
+    #[serde(deserialize_with = "null_as_default")]
+    pub env: Vec<String>,
+    /// Command (arguments to the entrypoint).
+    #[serde(deserialize_with = "string_or_list")]
+    pub cmd: Option<Vec<String>>,
+    /// Entrypoint.
+    #[serde(deserialize_with = "string_or_list")]
+    pub entrypoint: Option<Vec<String>>,
+    /// Image reference the container was created from.
+    pub image: String,
+    /// Working directory.
+    pub working_dir: String,
+    /// Labels.
+    #[serde(deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    /// Signal that stops the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait before SIGKILL on stop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+/// A restart policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    /// "", "no", "always", "unless-stopped" or "on-failure".
+    pub name: String,
+    /// Retry limit for on-failure (0 = unlimited).
+    pub maximum_retry_count: i64,
+}
+
+/// One resource limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    /// Name without RLIMIT_, lowercase ("nofile").
+    pub name: String,
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// The host-side settings of a container (the subset berthd honours; the rest is ignored).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    /// `host-path:container-path[:ro]` bind mounts.
+    #[serde(deserialize_with = "null_as_default")]
+    pub binds: Vec<String>,
+    /// "none", "host" ("default"/"bridge" are refused for now).
+    pub network_mode: String,
+    /// Restart policy.
+    pub restart_policy: RestartPolicy,
+    /// Remove the container when it exits.
+    pub auto_remove: bool,
+    /// Memory limit in bytes (0 = none).
+    pub memory: i64,
+    /// CPU quota in units of 1e-9 CPUs (0 = none).
+    pub nano_cpus: i64,
+    /// Relative CPU weight (0 = default).
+    pub cpu_shares: i64,
+    /// Process limit (None or <= 0 = none).
+    pub pids_limit: Option<i64>,
+    /// Resource limits.
+    #[serde(deserialize_with = "null_as_default")]
+    pub ulimits: Vec<Ulimit>,
+    /// Log driver settings.
+    pub log_config: LogConfig,
+}
+
+/// `HostConfig.LogConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    /// Driver name.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Driver options.
+    #[serde(deserialize_with = "null_as_default")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// The body of `POST /containers/create`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerCreateRequest {
+    /// Process configuration.
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    /// Host configuration.
+    pub host_config: HostConfig,
+}
+
+/// The answer of `POST /containers/create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerCreateResponse {
+    /// 64 hex digits.
+    pub id: String,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+}
+
+/// A mount as listed and inspected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MountPoint {
+    /// "bind".
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Host path.
+    pub source: String,
+    /// Container path.
+    pub destination: String,
+    /// Mount mode ("ro", "rw" or "").
+    pub mode: String,
+    /// Whether it is writable.
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    /// Propagation.
+    pub propagation: String,
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerSummary {
+    /// 64 hex digits.
+    pub id: String,
+    /// `/name`.
+    pub names: Vec<String>,
+    /// Image as given at create.
+    pub image: String,
+    /// `sha256:` image id.
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    /// Command line, joined with spaces.
+    pub command: String,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+    /// Published ports (always empty: no bridge networking yet).
+    pub ports: Vec<serde_json::Value>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// "created", "running", "exited", ...
+    pub state: String,
+    /// "Up 5 seconds", "Exited (0) 2 minutes ago", ...
+    pub status: String,
+    /// `{"NetworkMode": ...}`.
+    pub host_config: SummaryHostConfig,
+    /// Mounts.
+    pub mounts: Vec<MountPoint>,
+    /// Network settings (empty map of networks).
+    pub network_settings: NetworkSettings,
+}
+
+/// `HostConfig` of a list entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SummaryHostConfig {
+    /// Network mode.
+    pub network_mode: String,
+}
+
+/// `NetworkSettings` (networks by name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkSettings {
+    /// Networks the container is attached to.
+    pub networks: BTreeMap<String, serde_json::Value>,
+}
+
+/// `State` of a container inspect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerState {
+    /// "created", "running", "restarting", "removing", "exited" or "dead".
+    pub status: String,
+    /// Whether the process runs.
+    pub running: bool,
+    /// Always false (no pause support).
+    pub paused: bool,
+    /// Whether a restart is pending.
+    pub restarting: bool,
+    /// Whether the OOM killer ended it.
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// Whether it is dead (removal failed).
+    pub dead: bool,
+    /// Host pid of the main process (0 when not running).
+    pub pid: i64,
+    /// Last exit code.
+    pub exit_code: i64,
+    /// Error that kept it from running.
+    pub error: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// RFC 3339 end time.
+    pub finished_at: String,
+}
+
+/// The body of `GET /containers/{id}/json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerInspect {
+    /// 64 hex digits.
+    pub id: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Executable.
+    pub path: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Current state.
+    pub state: ContainerState,
+    /// `sha256:` image id.
+    pub image: String,
+    /// Path of the container's resolv.conf.
+    pub resolv_conf_path: String,
+    /// Path of the container's hostname file.
+    pub hostname_path: String,
+    /// Path of the container's hosts file.
+    pub hosts_path: String,
+    /// Path of the json-file log.
+    pub log_path: String,
+    /// `/name`.
+    pub name: String,
+    /// Restarts done by the restart policy.
+    pub restart_count: i64,
+    /// Storage driver.
+    pub driver: String,
+    /// "linux".
+    pub platform: String,
+    /// Host settings.
+    pub host_config: HostConfig,
+    /// Mounts.
+    pub mounts: Vec<MountPoint>,
+    /// Process settings.
+    pub config: ContainerConfig,
+    /// Network settings.
+    pub network_settings: NetworkSettings,
+}
+
+/// `Error` of a wait answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WaitError {
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The body of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WaitResponse {
+    /// Exit code.
+    pub status_code: i64,
+    /// Set when waiting failed.
+    pub error: Option<WaitError>,
+}
+
+/// Reads `null` as the type's default.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Reads Docker's "strslice": `null`, `"a b"`-style single string, or a list.
+fn string_or_list<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StrSlice {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<StrSlice>::deserialize(deserializer)? {
+        None => None,
+        Some(StrSlice::One(one)) => Some(vec![one]),
+        Some(StrSlice::Many(many)) => Some(many),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_docker_cli_create_body() {
+        let body = r#"{"Hostname":"","User":"","AttachStdout":true,"Tty":false,"Env":null,
+            "Cmd":null,"Image":"hello-world","Entrypoint":"/bin/sh","Labels":{},
+            "HostConfig":{"Binds":null,"NetworkMode":"none","AutoRemove":true,
+            "RestartPolicy":{"Name":"no","MaximumRetryCount":0},"PidsLimit":null,
+            "Memory":0,"Ulimits":null,"CapAdd":null},"NetworkingConfig":{"EndpointsConfig":{}}}"#;
+        let request: ContainerCreateRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(request.config.image, "hello-world");
+        assert_eq!(request.config.entrypoint, Some(vec!["/bin/sh".to_owned()]));
+        assert_eq!(request.config.cmd, None);
+        assert!(request.config.env.is_empty());
+        assert!(request.host_config.auto_remove);
+        assert_eq!(request.host_config.network_mode, "none");
+        assert_eq!(request.host_config.pids_limit, None);
+    }
+
+    #[test]
+    fn wait_answer_has_null_error() {
+        let answer = WaitResponse {
+            status_code: 3,
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"StatusCode":3,"Error":null}"#
+        );
+    }
+}
