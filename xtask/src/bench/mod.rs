@@ -1,0 +1,165 @@
+//! `cargo xtask bench`: side-by-side benchmarks of berth against its anchors (runc, crun,
+//! dockerd, createrepo_c, rpmbuild), measured interleaved in the same run.
+//!
+//! Each section (one submodule per issue) prepares its fixtures and returns [`Row`]s; this
+//! module owns the measuring (wall time and peak RSS of a child via `wait4`), the statistics,
+//! the printed table and docs/benchmarks.md.
+
+mod report;
+mod runtime;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::util::project_root;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Repetitions of each measured command (interleaved with its anchors).
+    #[arg(long, default_value_t = 30)]
+    pub reps: usize,
+    /// Run only the sections whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Where to write the report (relative to the workspace root).
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub output: PathBuf,
+}
+
+/// One benchmark row: berth's measurement next to its anchor's, with the target ratio.
+pub struct Row {
+    pub name: String,
+    pub ours: Sample,
+    pub anchor: Option<Sample>,
+    /// The target, as text shown in the report, e.g. "≤ 0.5× runc".
+    pub target: String,
+    /// Whether the target holds, when it can be judged from this row.
+    pub met: Option<bool>,
+}
+
+/// What one command measured over its repetitions.
+#[derive(Clone)]
+pub struct Sample {
+    pub label: String,
+    pub wall: Vec<Duration>,
+    /// Peak resident set size of the measured process, in KiB (maximum over repetitions).
+    pub max_rss_kib: u64,
+}
+
+impl Sample {
+    pub fn median(&self) -> Duration {
+        let mut sorted = self.wall.clone();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// A command to measure, built afresh for each repetition.
+pub struct Measured<'a> {
+    pub label: String,
+    pub command: Box<dyn Fn() -> Command + 'a>,
+}
+
+impl<'a> Measured<'a> {
+    pub fn new(label: impl Into<String>, command: impl Fn() -> Command + 'a) -> Self {
+        Measured {
+            label: label.into(),
+            command: Box::new(command),
+        }
+    }
+}
+
+/// Runs every command `reps` times, interleaved (a, b, c, a, b, c, …), after one untimed
+/// warm-up each. A command that exits non-zero fails the benchmark: a failing run is no result.
+pub fn measure_interleaved(commands: &[Measured<'_>], reps: usize) -> Result<Vec<Sample>> {
+    let mut samples: Vec<Sample> = commands
+        .iter()
+        .map(|measured| Sample {
+            label: measured.label.clone(),
+            wall: Vec::with_capacity(reps),
+            max_rss_kib: 0,
+        })
+        .collect();
+    for round in 0..=reps {
+        for (measured, sample) in commands.iter().zip(samples.iter_mut()) {
+            let (wall, rss_kib) = run_once(&mut (measured.command)())
+                .with_context(|| format!("benchmark command '{}'", measured.label))?;
+            if round == 0 {
+                continue; // warm-up
+            }
+            sample.wall.push(wall);
+            sample.max_rss_kib = sample.max_rss_kib.max(rss_kib);
+        }
+    }
+    Ok(samples)
+}
+
+/// Runs a command to completion and returns its wall time and peak RSS (KiB), from `wait4`.
+fn run_once(command: &mut Command) -> Result<(Duration, u64)> {
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    let started = Instant::now();
+    let child = command.spawn().context("cannot start")?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet reaped; status and usage are valid pointers.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if reaped != pid {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("exited with wait status {status:#x}");
+    }
+    Ok((wall, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+}
+
+impl Args {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let binaries = release_binaries(sh)?;
+        let mut rows = Vec::new();
+        let wanted = |section: &str| {
+            self.only
+                .as_deref()
+                .is_none_or(|only| section.contains(only))
+        };
+        if wanted("runtime") {
+            rows.extend(runtime::rows(&binaries, self.reps).context("runtime benchmarks")?);
+        }
+        if rows.is_empty() {
+            bail!("no benchmark section matched --only");
+        }
+        let text = report::render(&rows, self.reps)?;
+        print!("{text}");
+        let output = project_root().join(&self.output);
+        report::write_atomically(&output, &text)?;
+        println!("wrote {}", output.display());
+        Ok(())
+    }
+}
+
+/// Paths of the release binaries under test.
+pub struct Binaries {
+    pub runtime: PathBuf,
+}
+
+/// Builds the engine binaries in release mode on the host (the benchmark measures the code,
+/// not the build container).
+fn release_binaries(sh: &Shell) -> Result<Binaries> {
+    cmd!(sh, "cargo build --release --locked -p berth-runtime")
+        .run()
+        .context("building the release binaries")?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"));
+    Ok(Binaries {
+        runtime: target_dir.join("release/berth-runtime"),
+    })
+}
