@@ -1,6 +1,7 @@
 //! `berth-runtime`: a runc-compatible command line over the berth_runtime library.
 
 fn main() {
-    eprintln!("berth-runtime: not built yet");
+    berth_runtime::init_hook();
+    eprintln!("berth-runtime: CLI not built yet");
     std::process::exit(1);
 }

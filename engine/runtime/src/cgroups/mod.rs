@@ -1,0 +1,131 @@
+//! cgroups with the cgroupfs driver: a container's cgroup directories (one per v1 hierarchy, or
+//! one in the v2 unified tree), its resource limits, its processes, and removal on delete.
+
+mod v1;
+mod v2;
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Result};
+
+/// The cgroup v2 file-system magic number (statfs f_type).
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// One cgroup directory of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Dir {
+    /// The hierarchy's name as it appears under /sys/fs/cgroup ("memory", "cpu,cpuacct", or ""
+    /// for the v2 unified tree).
+    pub hierarchy: String,
+    /// The host path of the container's cgroup.
+    pub path: PathBuf,
+    /// Whether the runtime made this directory (and so removes it on delete).
+    pub created: bool,
+}
+
+/// A container's cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cgroup {
+    pub unified: bool,
+    pub dirs: Vec<Dir>,
+}
+
+impl Cgroup {
+    /// Makes the cgroup at `cgroups_path` (relative to each hierarchy's root) and writes the
+    /// limits. On failure nothing is left behind.
+    pub fn create(cgroups_path: &Path, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+        let relative = cgroups_path.strip_prefix("/").unwrap_or(cgroups_path);
+        let mut cgroup = Cgroup {
+            unified: is_unified(),
+            dirs: Vec::new(),
+        };
+        let result = if cgroup.unified {
+            v2::create(&mut cgroup, relative, resources)
+        } else {
+            v1::create(&mut cgroup, relative, resources)
+        };
+        if let Err(err) = result {
+            cgroup.remove();
+            return Err(err);
+        }
+        Ok(cgroup)
+    }
+
+    /// Moves `pid` into the cgroup.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for dir in &self.dirs {
+            write(&dir.path, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup (from the first hierarchy that lists any).
+    pub fn pids(&self) -> Vec<i32> {
+        for dir in &self.dirs {
+            if let Ok(text) = fs::read_to_string(dir.path.join("cgroup.procs")) {
+                return text.lines().filter_map(|line| line.parse().ok()).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Removes the directories the runtime created, retrying while the kernel still counts
+    /// exiting processes.
+    pub fn remove(&self) {
+        for dir in self.dirs.iter().rev().filter(|dir| dir.created) {
+            for attempt in 0..100 {
+                match fs::remove_dir(&dir.path) {
+                    Ok(()) => break,
+                    Err(err) if err.kind() == ErrorKind::NotFound => break,
+                    Err(err) => {
+                        if attempt == 99 {
+                            tracing::warn!(path = %dir.path.display(), %err, "cannot remove cgroup");
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// f_type's width differs between libcs and architectures.
+#[allow(clippy::unnecessary_cast)]
+fn is_unified() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+}
+
+/// Makes `path` and any missing parents; tells whether the leaf was new.
+fn make_dir(path: &Path) -> Result<bool> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).ctx(|| format!("creating cgroup {}", parent.display()))?;
+    }
+    match fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err).ctx(|| format!("creating cgroup {}", path.display())),
+    }
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    fs::write(&path, value).ctx(|| format!("writing {value:?} to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removing_an_empty_cgroup_is_a_no_op() {
+        Cgroup::default().remove();
+        assert!(Cgroup::default().pids().is_empty());
+    }
+}

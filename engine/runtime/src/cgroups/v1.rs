@@ -1,0 +1,232 @@
+//! cgroup v1 (CentOS 7, and hybrid hosts): one directory per mounted hierarchy and the
+//! controller files for memory, cpu, cpuset, pids, blkio and devices.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+
+use super::{make_dir, write, Cgroup, Dir};
+use crate::error::{Context, Result};
+
+/// The hierarchies a container joins (cpuset only when asked for: it needs cpus and mems set).
+const CONTROLLERS: [&str; 7] = [
+    "memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio",
+];
+
+/// A mounted v1 hierarchy: its mount point and the controllers bound to it.
+#[derive(Debug, PartialEq, Eq)]
+struct Hierarchy {
+    mount_point: PathBuf,
+    controllers: Vec<String>,
+}
+
+fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
+    let mut found: Vec<Hierarchy> = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((before, after)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut after = after.split(' ');
+        if after.next() != Some("cgroup") {
+            continue;
+        }
+        let super_options = after.nth(1).unwrap_or_default();
+        let Some(mount_point) = before.split(' ').nth(4) else {
+            continue;
+        };
+        let controllers: Vec<String> = super_options
+            .split(',')
+            .filter(|option| CONTROLLERS.contains(option) || *option == "cpuset")
+            .map(str::to_owned)
+            .collect();
+        let mount_point = PathBuf::from(mount_point.replace("\\040", " "));
+        if !controllers.is_empty() && !found.iter().any(|h| h.controllers == controllers) {
+            found.push(Hierarchy {
+                mount_point,
+                controllers,
+            });
+        }
+    }
+    found
+}
+
+pub(super) fn create(
+    cgroup: &mut Cgroup,
+    relative: &Path,
+    resources: Option<&LinuxResources>,
+) -> Result<()> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "reading /proc/self/mountinfo".to_owned())?;
+    let wants_cpuset = resources
+        .and_then(|r| r.cpu().as_ref())
+        .is_some_and(|cpu| cpu.cpus().is_some() || cpu.mems().is_some());
+    for hierarchy in hierarchies(&mountinfo) {
+        let is_cpuset = hierarchy.controllers.iter().any(|c| c == "cpuset");
+        if is_cpuset && !wants_cpuset {
+            continue;
+        }
+        let path = hierarchy.mount_point.join(relative);
+        let created = make_dir(&path)?;
+        let name = hierarchy
+            .mount_point
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        cgroup.dirs.push(Dir {
+            hierarchy: name,
+            path: path.clone(),
+            created,
+        });
+        if is_cpuset {
+            inherit_cpuset(&path)?;
+        }
+        if let Some(resources) = resources {
+            for controller in &hierarchy.controllers {
+                apply(controller, &path, resources)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new cpuset cgroup starts with empty cpus and mems; copy them from the parent.
+fn inherit_cpuset(path: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let current = fs::read_to_string(path.join(file)).unwrap_or_default();
+        if current.trim().is_empty() {
+            if let Some(parent) = path.parent() {
+                let value = fs::read_to_string(parent.join(file))
+                    .ctx(|| format!("reading {}", parent.join(file).display()))?;
+                write(path, file, value.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply(controller: &str, path: &Path, resources: &LinuxResources) -> Result<()> {
+    match controller {
+        "memory" => {
+            let Some(memory) = resources.memory() else {
+                return Ok(());
+            };
+            if let Some(limit) = memory.limit() {
+                write(path, "memory.limit_in_bytes", &limit.to_string())?;
+            }
+            if let Some(reservation) = memory.reservation() {
+                write(path, "memory.soft_limit_in_bytes", &reservation.to_string())?;
+            }
+            if let Some(swap) = memory.swap() {
+                if path.join("memory.memsw.limit_in_bytes").exists() {
+                    write(path, "memory.memsw.limit_in_bytes", &swap.to_string())?;
+                }
+            }
+            if let Some(swappiness) = memory.swappiness() {
+                write(path, "memory.swappiness", &swappiness.to_string())?;
+            }
+            if memory.disable_oom_killer() == Some(true) {
+                write(path, "memory.oom_control", "1")?;
+            }
+        }
+        "cpu" => {
+            let Some(cpu) = resources.cpu() else {
+                return Ok(());
+            };
+            if let Some(shares) = cpu.shares() {
+                write(path, "cpu.shares", &shares.to_string())?;
+            }
+            if let Some(period) = cpu.period() {
+                write(path, "cpu.cfs_period_us", &period.to_string())?;
+            }
+            if let Some(quota) = cpu.quota() {
+                write(path, "cpu.cfs_quota_us", &quota.to_string())?;
+            }
+        }
+        "cpuset" => {
+            if let Some(cpu) = resources.cpu() {
+                if let Some(cpus) = cpu.cpus() {
+                    write(path, "cpuset.cpus", cpus)?;
+                }
+                if let Some(mems) = cpu.mems() {
+                    write(path, "cpuset.mems", mems)?;
+                }
+            }
+        }
+        "pids" => {
+            if let Some(pids) = resources.pids() {
+                write(path, "pids.max", &pids_max(pids.limit()))?;
+            }
+        }
+        "blkio" => {
+            if let Some(weight) = resources.block_io().as_ref().and_then(|b| b.weight()) {
+                write(path, "blkio.weight", &weight.to_string())?;
+            }
+        }
+        "devices" => {
+            for rule in resources.devices().iter().flatten() {
+                let file = if rule.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write(path, file, &device_rule(rule))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub(super) fn pids_max(limit: i64) -> String {
+    if limit > 0 {
+        limit.to_string()
+    } else {
+        "max".to_owned()
+    }
+}
+
+/// A device rule in the `devices.allow` syntax: `c 1:3 rwm`, `a *:* rwm`.
+fn device_rule(rule: &LinuxDeviceCgroup) -> String {
+    let typ = rule
+        .typ()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or("a".to_owned());
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or("*".to_owned());
+    let access = rule.access().clone().unwrap_or("rwm".to_owned());
+    format!(
+        "{typ} {}:{} {access}",
+        number(rule.major()),
+        number(rule.minor())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_hierarchies_in_mountinfo() {
+        let mountinfo = "\
+30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory
+31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:10 - cgroup cgroup rw,cpu,cpuacct
+32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+34 25 0:26 / /other/memory rw - cgroup cgroup rw,memory";
+        let found = hierarchies(mountinfo);
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[1].mount_point,
+            Path::new("/sys/fs/cgroup/cpu,cpuacct")
+        );
+        assert_eq!(found[1].controllers, ["cpu", "cpuacct"]);
+    }
+
+    #[test]
+    fn device_rules_use_wildcards() {
+        let rule = LinuxDeviceCgroup::default();
+        assert_eq!(device_rule(&rule), "a *:* rwm");
+        assert_eq!(pids_max(0), "max");
+        assert_eq!(pids_max(32), "32");
+    }
+}

@@ -1,0 +1,129 @@
+//! cgroup v2 (the unified tree): enabling controllers down the path and writing memory, cpu,
+//! cpuset, pids and `unified` limits.
+
+use std::fs;
+use std::path::Path;
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{make_dir, v1::pids_max, write, Cgroup, Dir};
+use crate::error::{Error, Result};
+
+const ROOT: &str = "/sys/fs/cgroup";
+const CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuset", "pids"];
+
+pub(super) fn create(
+    cgroup: &mut Cgroup,
+    relative: &Path,
+    resources: Option<&LinuxResources>,
+) -> Result<()> {
+    let path = Path::new(ROOT).join(relative);
+    // Enable the controllers in every ancestor so the leaf gets their files.
+    let mut ancestor = Path::new(ROOT).to_path_buf();
+    for component in relative.parent().into_iter().flat_map(|p| p.components()) {
+        enable_controllers(&ancestor);
+        ancestor.push(component);
+        make_dir(&ancestor)?;
+    }
+    enable_controllers(&ancestor);
+    let created = make_dir(&path)?;
+    cgroup.dirs.push(Dir {
+        hierarchy: String::new(),
+        path: path.clone(),
+        created,
+    });
+    if let Some(resources) = resources {
+        apply(&path, resources)?;
+    }
+    Ok(())
+}
+
+fn enable_controllers(dir: &Path) {
+    let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let wanted: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| CONTROLLERS.contains(c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if !wanted.is_empty() {
+        if let Err(err) = write(dir, "cgroup.subtree_control", &wanted.join(" ")) {
+            tracing::debug!(%err, "cannot enable cgroup controllers");
+        }
+    }
+}
+
+/// cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000).
+pub(super) fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+fn apply(path: &Path, resources: &LinuxResources) -> Result<()> {
+    if let Some(memory) = resources.memory() {
+        if let Some(limit) = memory.limit() {
+            write(path, "memory.max", &limit.to_string())?;
+        }
+        if let Some(reservation) = memory.reservation() {
+            write(path, "memory.low", &reservation.to_string())?;
+        }
+        match (memory.swap(), memory.limit()) {
+            (Some(-1), _) => write(path, "memory.swap.max", "max")?,
+            (Some(swap), Some(limit)) => {
+                if swap < limit {
+                    return Err(Error::spec(
+                        "linux.resources.memory.swap",
+                        "must be at least the memory limit (it counts memory plus swap)",
+                    ));
+                }
+                write(path, "memory.swap.max", &(swap - limit).to_string())?;
+            }
+            _ => {}
+        }
+    }
+    if let Some(cpu) = resources.cpu() {
+        if let Some(shares) = cpu.shares() {
+            write(path, "cpu.weight", &shares_to_weight(shares).to_string())?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let quota = match cpu.quota() {
+                Some(quota) if quota > 0 => quota.to_string(),
+                _ => "max".to_owned(),
+            };
+            let period = cpu.period().unwrap_or(100_000);
+            write(path, "cpu.max", &format!("{quota} {period}"))?;
+        }
+        if let Some(cpus) = cpu.cpus() {
+            write(path, "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = cpu.mems() {
+            write(path, "cpuset.mems", mems)?;
+        }
+    }
+    if let Some(pids) = resources.pids() {
+        write(path, "pids.max", &pids_max(pids.limit()))?;
+    }
+    for (file, value) in resources.unified().iter().flatten() {
+        if file.contains('/') || file.starts_with('.') {
+            return Err(Error::spec(
+                format!("linux.resources.unified.{file}"),
+                "not a cgroup file name",
+            ));
+        }
+        write(path, file, value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_map_to_weights() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

@@ -1,0 +1,80 @@
+//! `delete`: stop what is left of a container (a created one always, a running one with
+//! `force`), wait until its processes are gone, then remove its cgroup and state.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::validate_id;
+use crate::error::{Context, Error, Result};
+use crate::state::{proc_stat, Record, Status};
+use crate::Runtime;
+
+const GONE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Runtime {
+    /// Deletes a container. A running one needs `force` (it is then SIGKILLed).
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        validate_id(id)?;
+        let state_dir = self.root.join(id);
+        let record = Record::load(&state_dir, id)?;
+        let status = record.status();
+        if status == Status::Running && !force {
+            return Err(Error::InvalidStatus {
+                id: id.to_owned(),
+                status: status.to_string(),
+                operation: "delete without --force",
+            });
+        }
+        if status != Status::Stopped {
+            let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+        }
+        wait_gone(&record);
+        if !record.own_pid_namespace {
+            kill_cgroup(&record);
+        }
+        record.cgroup.remove();
+        std::fs::remove_dir_all(&state_dir).ctx(|| format!("removing {}", state_dir.display()))?;
+        tracing::debug!(id, "container deleted");
+        Ok(())
+    }
+}
+
+/// Waits until init has exited: reaps it if it is our child, else watches /proc.
+fn wait_gone(record: &Record) {
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    let pid = Pid::from_raw(record.pid);
+    while Instant::now() < deadline {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(_) => return,
+            Err(_) => {
+                let alive = proc_stat(record.pid)
+                    .is_some_and(|stat| stat.start_time == record.start_time && !stat.zombie);
+                if !alive {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    tracing::warn!(pid = record.pid, "container init did not exit");
+}
+
+/// Without its own pid namespace, a container's other processes survive init: kill them all.
+fn kill_cgroup(record: &Record) {
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    loop {
+        let pids = record.cgroup.pids();
+        if pids.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

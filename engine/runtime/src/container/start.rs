@@ -1,0 +1,43 @@
+//! `start`: tell the waiting init (through the socket in the state directory) to exec the
+//! user's process; an exec failure comes back on the same connection.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use super::validate_id;
+use crate::error::{Context, Error, Result};
+use crate::state::{Record, Status, START_SOCKET};
+use crate::Runtime;
+
+impl Runtime {
+    /// Starts a created container: its init execs `process.args`.
+    pub fn start(&self, id: &str) -> Result<()> {
+        validate_id(id)?;
+        let state_dir = self.root.join(id);
+        let mut record = Record::load(&state_dir, id)?;
+        let status = record.status();
+        if status != Status::Created {
+            return Err(Error::InvalidStatus {
+                id: id.to_owned(),
+                status: status.to_string(),
+                operation: "start",
+            });
+        }
+        let socket = state_dir.join(START_SOCKET);
+        let mut stream =
+            UnixStream::connect(&socket).ctx(|| format!("connecting to {}", socket.display()))?;
+        record.started = true;
+        record.save(&state_dir)?;
+        let _ = std::fs::remove_file(&socket);
+        stream
+            .write_all(b"s")
+            .ctx(|| "signalling the container init".to_owned())?;
+        let mut failure = String::new();
+        let _ = stream.read_to_string(&mut failure);
+        if !failure.is_empty() {
+            return Err(Error::Init(failure));
+        }
+        tracing::debug!(id, "container started");
+        Ok(())
+    }
+}

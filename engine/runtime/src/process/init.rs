@@ -1,0 +1,224 @@
+//! The init side: runs in the freshly cloned process (from the sealed copy of the runtime),
+//! sets the container up, reports to the runtime, waits for `start` on a socket in the state
+//! directory, and execs the user's process.
+
+use std::ffi::{CString, OsString};
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use nix::sched::CloneFlags;
+
+use super::channel::{self, InitConfig, Report};
+use super::exec;
+use crate::error::{Context, Error, Result};
+use crate::seccomp::{self, Filter};
+use crate::state::START_SOCKET;
+use crate::{capabilities, console, namespaces, rlimits, rootfs, user};
+
+/// The environment variable that marks a process as a container init; its value is the fd of
+/// the channel to the runtime.
+pub(crate) const INIT_ENV: &str = "_BERTH_RUNTIME_INIT";
+
+/// Runs the container init if this process was started as one, and never returns then;
+/// otherwise returns at once.
+///
+/// Call it first thing in `main` of any binary that [`crate::Runtime`] uses as its init
+/// binary (by default the calling binary itself, see [`crate::Runtime::with_init_binary`]).
+pub fn init_hook() {
+    if let Some(value) = std::env::var_os(INIT_ENV) {
+        std::process::exit(run(value));
+    }
+}
+
+/// What init holds between setup and exec.
+struct Ready {
+    listener: UnixListener,
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    no_new_privileges: bool,
+    late_filter: Option<Filter>,
+}
+
+fn run(value: OsString) -> i32 {
+    let Some(fd) = value.to_str().and_then(|v| v.parse::<RawFd>().ok()) else {
+        eprintln!("berth-runtime: {INIT_ENV} is not an fd number");
+        return 127;
+    };
+    exec::mark_fds_cloexec();
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    // SAFETY: the runtime passed this end of a socketpair at `fd`, and nothing else owns it.
+    let mut channel = unsafe { UnixStream::from_raw_fd(fd) };
+    let config = match channel::recv::<InitConfig>(&mut channel) {
+        Ok(Some(config)) => config,
+        _ => return 127,
+    };
+    let ready = match prepare(&config) {
+        Ok(ready) => ready,
+        Err(err) => {
+            let _ = channel::send(&mut channel, &Report::Failed(err.to_string()));
+            return 1;
+        }
+    };
+    if channel::send(&mut channel, &Report::Ready).is_err() {
+        return 1;
+    }
+    drop(channel);
+    wait_and_exec(ready)
+}
+
+fn prepare(config: &InitConfig) -> Result<Ready> {
+    let spec = &config.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::spec("process", "missing"))?;
+    let plan = namespaces::plan(spec);
+    for (flag, path) in &plan.joins {
+        namespaces::enter(path, *flag)?;
+    }
+    if plan.new_cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "linux.namespaces: new cgroup namespace".to_owned())?;
+    }
+    if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(hostname).ctx(|| format!("hostname {hostname:?}"))?;
+    }
+    if let Some(domainname) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: setdomainname reads `len` bytes of the name.
+        if unsafe { libc::setdomainname(domainname.as_ptr().cast(), domainname.len()) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx(|| format!("domainname {domainname:?}"));
+        }
+    }
+    let linux = spec.linux().as_ref();
+    for (key, value) in linux
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        std::fs::write(namespaces::sysctl_path(key), value)
+            .ctx(|| format!("linux.sysctl.{key}"))?;
+    }
+    if let Some(score) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .ctx(|| "process.oomScoreAdj".to_owned())?;
+    }
+    let console = config
+        .console_socket
+        .as_deref()
+        .map(console::connect)
+        .transpose()?;
+    let socket_path = config.state_dir.join(START_SOCKET);
+    let listener =
+        UnixListener::bind(&socket_path).ctx(|| format!("binding {}", socket_path.display()))?;
+
+    let target = rootfs::Target {
+        rootfs: &config.rootfs,
+        bundle: &config.bundle,
+        cgroup: &config.cgroup,
+        new_cgroup_namespace: plan.new_cgroup,
+    };
+    rootfs::prepare(spec, &target)?;
+    rootfs::enter(&config.rootfs, config.no_pivot)?;
+    rootfs::finish(spec)?;
+
+    if process.terminal() == Some(true) {
+        match &console {
+            Some(socket) => console::setup(socket, process.console_size())?,
+            None if config.inherit_terminal => {}
+            None => {
+                return Err(Error::spec(
+                    "process.terminal",
+                    "a terminal needs --console-socket",
+                ))
+            }
+        }
+    }
+    drop(console);
+    exec::enter_cwd(process.cwd())?;
+    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|var| var.starts_with("HOME=")) {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        env.push(format!(
+            "HOME={}",
+            user::home(&passwd, process.user().uid())
+        ));
+    }
+    let filter = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(seccomp::compile(profile)?),
+        None => None,
+    };
+    let no_new_privileges = process.no_new_privileges() == Some(true);
+    // Without no_new_privs a filter needs CAP_SYS_ADMIN: install it while init still has it.
+    let late_filter = match filter {
+        Some(filter) if !no_new_privileges => {
+            seccomp::install(&filter)?;
+            None
+        }
+        other => other,
+    };
+    let caps = capabilities::resolve(process.capabilities().as_ref());
+    capabilities::apply_bounding(&caps)?;
+    user::switch(process.user())?;
+    capabilities::apply_sets(&caps)?;
+
+    let args = process.args().as_deref().unwrap_or_default();
+    let program = exec::find_program(&args[0], &env)?;
+    Ok(Ready {
+        listener,
+        program: exec::path_cstring(&program)?,
+        argv: exec::cstrings(args.iter().map(String::as_str))?,
+        envp: exec::cstrings(env.iter().map(String::as_str))?,
+        no_new_privileges,
+        late_filter,
+    })
+}
+
+/// Waits for `start`, then execs. Returns only on failure, with init's exit code.
+fn wait_and_exec(ready: Ready) -> i32 {
+    let Ok((mut start, _)) = ready.listener.accept() else {
+        return 1;
+    };
+    let mut byte = [0u8; 1];
+    if start.read_exact(&mut byte).is_err() {
+        return 1;
+    }
+    drop(ready.listener);
+    let result = (|| -> Result<()> {
+        if ready.no_new_privileges {
+            // SAFETY: PR_SET_NO_NEW_PRIVS takes 1.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+                return Err(std::io::Error::last_os_error())
+                    .ctx(|| "process.noNewPrivileges".to_owned());
+            }
+        }
+        if let Some(filter) = &ready.late_filter {
+            seccomp::install(filter)?;
+        }
+        exec::reset_signals();
+        let argv: Vec<*const libc::c_char> = ready
+            .argv
+            .iter()
+            .map(|arg| arg.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let envp: Vec<*const libc::c_char> = ready
+            .envp
+            .iter()
+            .map(|var| var.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        // SAFETY: argv and envp are NUL-terminated arrays of live C strings.
+        unsafe { libc::execve(ready.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        Err(std::io::Error::last_os_error())
+            .ctx(|| format!("exec {}", ready.program.to_string_lossy()))
+    })();
+    if let Err(err) = result {
+        let _ = start.write_all(err.to_string().as_bytes());
+    }
+    127
+}

@@ -1,0 +1,109 @@
+//! /dev inside the container: the standard nodes (null, zero, full, random, urandom, tty),
+//! `linux.devices`, and the fd/stdio/ptmx symlinks.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::unistd::{chown, Gid, Uid};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use crate::error::{Context, Error, Result};
+use crate::fsutil::resolve_in_root;
+
+const STANDARD: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const LINKS: [(&str, &str); 5] = [
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+];
+
+/// Creates the standard nodes, the spec's devices and the symlinks under `rootfs/dev`.
+pub(crate) fn create(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+    let dev = rootfs.join("dev");
+    fs::create_dir_all(&dev).ctx(|| format!("creating {}", dev.display()))?;
+    for (name, major, minor) in STANDARD {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_ok() {
+            continue;
+        }
+        make_node(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
+            .ctx(|| format!("creating /dev/{name}"))?;
+    }
+    for (index, device) in devices.iter().enumerate() {
+        create_device(rootfs, device).map_err(|err| {
+            Error::Init(format!(
+                "linux.devices[{index}] ({}): {err}",
+                device.path().display()
+            ))
+        })?;
+    }
+    for (target, name) in LINKS {
+        let path = dev.join(name);
+        if path.symlink_metadata().is_err() {
+            symlink(target, &path).ctx(|| format!("creating /dev/{name}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn create_device(rootfs: &Path, device: &LinuxDevice) -> Result<()> {
+    let path = resolve_in_root(rootfs, device.path());
+    if !path.starts_with(rootfs.join("dev")) {
+        return Err(Error::spec("path", "devices must be under /dev"));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    }
+    let kind = match device.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => return Err(Error::spec("type", "\"a\" is not a device type")),
+    };
+    let _ = fs::remove_file(&path);
+    let number = makedev(device.major() as u64, device.minor() as u64);
+    make_node(&path, kind, device.file_mode().unwrap_or(0o666), number)
+        .ctx(|| "mknod".to_owned())?;
+    chown(
+        &path,
+        Some(Uid::from_raw(device.uid().unwrap_or(0))),
+        Some(Gid::from_raw(device.gid().unwrap_or(0))),
+    )
+    .ctx(|| "chown".to_owned())
+}
+
+fn make_node(path: &Path, kind: SFlag, mode: u32, number: u64) -> nix::Result<()> {
+    mknod(path, kind, Mode::from_bits_truncate(mode), number)?;
+    // mknod is subject to the umask; set the exact mode.
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+}
+
+/// Whether the spec bind-mounts the host's /dev (then the runtime makes no nodes).
+pub(crate) fn dev_is_bind_mounted(mounts: &[oci_spec::runtime::Mount]) -> bool {
+    mounts.iter().any(|mount| {
+        mount.destination() == Path::new("/dev")
+            && (mount.typ().as_deref() == Some("bind")
+                || mount
+                    .options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    })
+}

@@ -1,0 +1,206 @@
+//! The `mounts` of a spec, made under the rootfs before pivot_root: bind mounts (ro, rbind,
+//! propagation), file systems like proc, sysfs, tmpfs, devpts and mqueue, and cgroup.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+
+use super::options::Options;
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Result};
+use crate::fsutil::resolve_in_root;
+
+/// Where mounts are made and what they may refer to.
+pub(crate) struct Target<'a> {
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub cgroup: &'a Cgroup,
+    pub new_cgroup_namespace: bool,
+}
+
+/// Makes every mount of the spec, in order.
+pub(crate) fn mount_all(mounts: &[Mount], target: &Target) -> Result<()> {
+    for (index, spec_mount) in mounts.iter().enumerate() {
+        mount_one(spec_mount, target).map_err(|err| {
+            Error::Init(format!(
+                "mounts[{index}] ({}): {err}",
+                spec_mount.destination().display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn mount_one(spec_mount: &Mount, target: &Target) -> Result<()> {
+    let options = Options::parse(spec_mount.options().as_deref().unwrap_or_default());
+    let destination = resolve_in_root(target.rootfs, spec_mount.destination());
+    let typ = spec_mount.typ().as_deref().unwrap_or("");
+    let data = options.data.join(",");
+    if options.bind || typ == "bind" {
+        let source = spec_mount
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::spec("source", "a bind mount needs a source"))?;
+        let source = target.bundle.join(source);
+        let metadata = fs::metadata(&source).ctx(|| format!("source {}", source.display()))?;
+        create_target(&destination, metadata.is_dir())?;
+        let recursive = if options.recursive {
+            MsFlags::MS_REC
+        } else {
+            MsFlags::empty()
+        };
+        mount(
+            Some(&source),
+            &destination,
+            None::<&str>,
+            MsFlags::MS_BIND | recursive,
+            None::<&str>,
+        )
+        .ctx(|| format!("bind mounting {}", source.display()))?;
+        let extra = options.flags & !MsFlags::MS_REMOUNT;
+        if !extra.is_empty() {
+            remount_bind(&destination, extra)?;
+        }
+    } else if typ == "cgroup" {
+        create_target(&destination, true)?;
+        mount_cgroup(&destination, &options, target)?;
+    } else {
+        create_target(&destination, true)?;
+        let source = spec_mount
+            .source()
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(typ));
+        mount(
+            Some(&source),
+            &destination,
+            Some(typ),
+            options.flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        )
+        .ctx(|| format!("mounting {typ}"))?;
+    }
+    for flag in &options.propagation {
+        mount(
+            None::<&str>,
+            &destination,
+            None::<&str>,
+            *flag,
+            None::<&str>,
+        )
+        .ctx(|| "changing propagation".to_owned())?;
+    }
+    Ok(())
+}
+
+/// Makes the mount point: a directory, or an empty file for a bind-mounted file.
+fn create_target(path: &Path, directory: bool) -> Result<()> {
+    if directory {
+        return fs::create_dir_all(path).ctx(|| format!("creating {}", path.display()));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    }
+    if !path.exists() {
+        fs::File::create(path).ctx(|| format!("creating {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with `flags`, keeping the nosuid/nodev/noexec/atime flags it
+/// already has (the kernel refuses to clear locked ones).
+pub(crate) fn remount_bind(path: &Path, flags: MsFlags) -> Result<()> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let current = statvfs(path)
+        .ctx(|| format!("statvfs {}", path.display()))?
+        .flags();
+    let mut keep = MsFlags::empty();
+    for (fs_flag, ms_flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if current.contains(fs_flag) {
+            keep |= ms_flag;
+        }
+    }
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | keep | flags,
+        None::<&str>,
+    )
+    .ctx(|| format!("remounting {}", path.display()))
+}
+
+/// A cgroup mount: cgroup2 itself when the container has its own cgroup namespace on a v2
+/// host, else a tmpfs with the container's own cgroup directories bound into it.
+fn mount_cgroup(destination: &Path, options: &Options, target: &Target) -> Result<()> {
+    let flags = options.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if target.cgroup.unified && target.new_cgroup_namespace {
+        return mount(
+            Some("cgroup2"),
+            destination,
+            Some("cgroup2"),
+            flags,
+            None::<&str>,
+        )
+        .ctx(|| "mounting cgroup2".to_owned());
+    }
+    if target.cgroup.unified {
+        let dir = target.cgroup.dirs.first();
+        if let Some(dir) = dir {
+            mount(
+                Some(&dir.path),
+                destination,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .ctx(|| format!("bind mounting {}", dir.path.display()))?;
+            remount_bind(destination, flags)?;
+        }
+        return Ok(());
+    }
+    mount(
+        Some("tmpfs"),
+        destination,
+        Some("tmpfs"),
+        flags & !MsFlags::MS_RDONLY,
+        Some("mode=755"),
+    )
+    .ctx(|| "mounting tmpfs for cgroups".to_owned())?;
+    for dir in &target.cgroup.dirs {
+        let point = destination.join(&dir.hierarchy);
+        fs::create_dir_all(&point).ctx(|| format!("creating {}", point.display()))?;
+        mount(
+            Some(&dir.path),
+            &point,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("bind mounting {}", dir.path.display()))?;
+        remount_bind(&point, flags)?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        remount_tmpfs_readonly(destination, flags)?;
+    }
+    Ok(())
+}
+
+fn remount_tmpfs_readonly(destination: &Path, flags: MsFlags) -> Result<()> {
+    mount(
+        None::<&str>,
+        destination,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | flags,
+        Some("mode=755"),
+    )
+    .ctx(|| format!("remounting {} read-only", destination.display()))
+}
