@@ -1,7 +1,9 @@
 //! `berth-runtime`: a runc-compatible command line over the berth_runtime library.
 
+mod cli;
+
 fn main() {
+    // A container init is this binary re-executed: it never returns from here.
     berth_runtime::init_hook();
-    eprintln!("berth-runtime: CLI not built yet");
-    std::process::exit(1);
+    std::process::exit(cli::main());
 }

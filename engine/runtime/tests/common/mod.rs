@@ -161,3 +161,45 @@ pub fn run_captured(bundle: &TestBundle) -> (i32, String, String) {
     err_read.read_to_string(&mut stderr).unwrap();
     (status.code(), stdout, stderr)
 }
+
+/// Runs the berth-runtime CLI with `--root root`.
+pub fn cli(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(runtime_binary())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// stdout of an Output as a String.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of an Output as a String.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The cgroup directories a container with this id would have on a v1 or v2 host.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(id)];
+    if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+        for entry in entries.flatten() {
+            dirs.push(entry.path().join(id));
+        }
+    }
+    dirs
+}
+
+/// A tmpfs mount for a spec.
+pub fn tmpfs_mount(destination: &str) -> berth_runtime::oci_spec::runtime::Mount {
+    berth_runtime::oci_spec::runtime::MountBuilder::default()
+        .destination(destination)
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(vec!["nosuid".to_owned(), "size=4m".to_owned()])
+        .build()
+        .unwrap()
+}
