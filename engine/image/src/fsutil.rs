@@ -1,0 +1,48 @@
+//! Crash-safe file writes (temp file, fsync, rename, fsync of the directory) and unique
+//! temporary names.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{IoContext, Result};
+
+/// A name unique within this host: pid, a process-wide counter and the clock.
+pub(crate) fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}{}-{n}-{nanos}", std::process::id())
+}
+
+/// Writes `data` to `path` so readers see the old content or the new, never half of it.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(unique_name(".tmp-"));
+    let result = (|| {
+        let mut file = File::create(&tmp).at("create", &tmp)?;
+        file.write_all(data).at("write", &tmp)?;
+        file.sync_all().at("fsync", &tmp)?;
+        fs::rename(&tmp, path).at("rename into place", path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsyncs a directory so a rename inside it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).at("open", dir)?.sync_all().at("fsync", dir)
+}
+
+/// Creates `path` and its parents.
+pub(crate) fn ensure_dir(path: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(path).at("create directory", path)?;
+    Ok(path.to_path_buf())
+}

@@ -1,0 +1,10 @@
+//! The registry v2 client: configuration and endpoint selection, authenticated sessions,
+//! manifests and platform selection.
+
+pub(crate) mod client;
+pub(crate) mod config;
+pub mod manifest;
+
+pub use client::Credentials;
+pub use config::{validate_mirror, RegistryConfig, OFFICIAL_ENDPOINT};
+pub use manifest::Platform;

@@ -1,0 +1,374 @@
+//! Test fixtures: a real Debian `docker-registry` on a free loopback port, images built
+//! in-process from tar layers, and a raw registry uploader independent of berth's push.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+pub fn sha(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// Fails (never skips) when a test tool is missing.
+pub fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} is not installed: run `cargo xtask test` to install the test tools"
+    );
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+/// A port nothing listens on (bound then released).
+pub fn dead_endpoint() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// A running docker-registry, killed on drop.
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        Self::start_with("")
+    }
+
+    /// Starts the registry with extra YAML appended to its config (e.g. an `auth:` section).
+    pub fn start_with(extra_yaml: &str) -> Registry {
+        require_tool("docker-registry");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("config.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra_yaml}",
+                    dir.path().join("data").display()
+                ),
+            )
+            .expect("write registry config");
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn docker-registry");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Registry { dir, port, child };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // port taken; try another
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The file holding a blob in the registry's filesystem storage.
+    pub fn blob_data_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One file system entry of a test layer.
+pub enum Entry {
+    Dir(&'static str, u32),
+    File(String, Vec<u8>, u32),
+    Symlink(String, String),
+    Hardlink(String, String),
+}
+
+/// A tar layer from entries (paths used verbatim, even hostile ones).
+pub fn tar_layer(entries: &[Entry]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(1_600_000_000);
+        header.set_uid(0);
+        header.set_gid(0);
+        match entry {
+            Entry::Dir(path, mode) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(*mode);
+                header.set_size(0);
+                set_raw_path(&mut header, path);
+                header.set_cksum();
+                builder.append(&header, std::io::empty()).expect("append");
+            }
+            Entry::File(path, data, mode) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(*mode);
+                header.set_size(data.len() as u64);
+                set_raw_path(&mut header, path);
+                header.set_cksum();
+                builder.append(&header, data.as_slice()).expect("append");
+            }
+            Entry::Symlink(path, target) | Entry::Hardlink(path, target) => {
+                header.set_entry_type(if matches!(entry, Entry::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                header.set_mode(0o777);
+                header.set_size(0);
+                set_raw_path(&mut header, path);
+                let raw = header.as_old_mut();
+                raw.linkname = [0; 100];
+                raw.linkname[..target.len()].copy_from_slice(target.as_bytes());
+                header.set_cksum();
+                builder.append(&header, std::io::empty()).expect("append");
+            }
+        }
+    }
+    builder.into_inner().expect("finish tar")
+}
+
+/// Writes the name bytes directly so tests can craft `../x` or `/etc/x`, which the tar
+/// crate's setters refuse.
+fn set_raw_path(header: &mut tar::Header, path: &str) {
+    let raw = header.as_old_mut();
+    raw.name = [0; 100];
+    raw.name[..path.len()].copy_from_slice(path.as_bytes());
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// A layer tar with busybox-static and a few applet symlinks.
+pub fn busybox_layer() -> Vec<u8> {
+    require_tool("busybox");
+    let busybox = std::fs::read("/bin/busybox").expect("read /bin/busybox");
+    let mut entries = vec![
+        Entry::Dir("bin/", 0o755),
+        Entry::File("bin/busybox".into(), busybox, 0o755),
+        Entry::Dir("etc/", 0o755),
+        Entry::File("etc/hostname".into(), b"test\n".to_vec(), 0o644),
+    ];
+    for applet in ["sh", "ls", "cat", "echo", "true"] {
+        entries.push(Entry::Symlink(format!("bin/{applet}"), "busybox".into()));
+    }
+    tar_layer(&entries)
+}
+
+/// An image assembled in memory: config, layers (as uploaded) and manifest.
+pub struct TestImage {
+    pub config: Vec<u8>,
+    pub layers: Vec<Vec<u8>>,
+    pub manifest: Vec<u8>,
+}
+
+impl TestImage {
+    /// Builds a Docker schema2 image; each layer tar is gzip-compressed unless `raw`.
+    pub fn new(layer_tars: &[Vec<u8>], architecture: &str) -> TestImage {
+        Self::with_compression(layer_tars, architecture, gzip)
+    }
+
+    pub fn with_compression(
+        layer_tars: &[Vec<u8>],
+        architecture: &str,
+        compress: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> TestImage {
+        let diff_ids: Vec<String> = layer_tars.iter().map(|t| sha(t)).collect();
+        let config = serde_json::to_vec(&json!({
+            "architecture": architecture,
+            "os": "linux",
+            "created": "2024-01-02T03:04:05Z",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .expect("config json");
+        let layers: Vec<Vec<u8>> = layer_tars.iter().map(|t| compress(t)).collect();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": sha(&config)},
+            "layers": layers.iter().map(|l| json!({
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": l.len(), "digest": sha(l)})).collect::<Vec<_>>(),
+        }))
+        .expect("manifest json");
+        TestImage {
+            config,
+            layers,
+            manifest,
+        }
+    }
+
+    pub fn id(&self) -> String {
+        sha(&self.config)
+    }
+
+    pub fn manifest_digest(&self) -> String {
+        sha(&self.manifest)
+    }
+}
+
+/// Uploads blobs and manifests with plain HTTP calls (no berth code involved).
+pub struct Uploader {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Uploader {
+    pub fn new(base: &str) -> Uploader {
+        Uploader {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn blob(&self, repo: &str, data: &[u8]) {
+        let start = self
+            .http
+            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
+            .send()
+            .await
+            .expect("start upload");
+        assert_eq!(start.status(), 202, "start upload");
+        let location = start.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put = self
+            .http
+            .put(format!("{location}{sep}digest={}", sha(data)))
+            .header("content-type", "application/octet-stream")
+            .body(data.to_vec())
+            .send()
+            .await
+            .expect("put blob");
+        assert_eq!(put.status(), 201, "put blob");
+    }
+
+    pub async fn manifest(&self, repo: &str, reference: &str, media_type: &str, data: &[u8]) {
+        let put = self
+            .http
+            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .header("content-type", media_type)
+            .body(data.to_vec())
+            .send()
+            .await
+            .expect("put manifest");
+        assert_eq!(
+            put.status(),
+            201,
+            "put manifest: {}",
+            put.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn image(&self, repo: &str, tag: &str, image: &TestImage) {
+        for layer in &image.layers {
+            self.blob(repo, layer).await;
+        }
+        self.blob(repo, &image.config).await;
+        self.manifest(
+            repo,
+            tag,
+            "application/vnd.docker.distribution.manifest.v2+json",
+            &image.manifest,
+        )
+        .await;
+    }
+}
+
+/// Drains a progress channel into its docker JSON "status" strings.
+pub fn statuses(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<berth_image::ProgressEvent>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        out.push(
+            event.to_docker_json()["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    out
+}
+
+/// A snapshot of a directory tree (path → kind/size/mode) to prove it unchanged.
+pub fn tree_snapshot(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            out.push(format!(
+                "{} {:o} {} {}",
+                path.display(),
+                meta.mode(),
+                meta.len(),
+                meta.mtime()
+            ));
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
