@@ -6,6 +6,7 @@
 mod bench;
 mod binary;
 mod build;
+mod e2e;
 mod release;
 mod repo;
 mod rpm;
@@ -34,6 +35,8 @@ enum Command {
     Repo(repo::Args),
     /// build → binary → rpm → repo in one command.
     Release(release::Args),
+    /// The user's whole path on a systemd host: install, enable, mirror, upgrade, remove.
+    E2e(e2e::Args),
     /// Run the whole test suite, installing the Debian packages it needs.
     Test(test::Args),
     /// Run the side-by-side benchmarks and write docs/benchmarks.md.
@@ -49,6 +52,7 @@ fn main() -> Result<()> {
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
+        Command::E2e(args) => args.run(&sh),
         Command::Test(args) => args.run(&sh),
         Command::Bench(args) => args.run(&sh),
     }
