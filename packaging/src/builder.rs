@@ -1,0 +1,291 @@
+//! Turning a package definition plus inputs into an EL7-compatible, optionally signed RPM.
+//!
+//! EL7 rules applied here: xz payload (never zstd), rpm v4 format with only the rpmlib()
+//! capabilities rpm 4.11 knows, SHA-256 file digests, SHA-1 + SHA-256 header digests, an RSA
+//! header signature, root:root ownership, and fixed mtimes for reproducible output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rpm::{Dependency, FileOptions, PackageBuilder};
+
+use crate::definition::{ConfigKind, DepOp, DepSpec, FileSource, PackageDefinition};
+use crate::license::{spdx_and, CrateInfo};
+use crate::signing::{SigningError, SigningKey};
+use crate::version::RpmVersion;
+
+/// A package that could not be built or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    #[error("{package}: missing input {path} for {dest} (is the {kind} built?)")]
+    MissingInput {
+        package: String,
+        kind: &'static str,
+        path: PathBuf,
+        dest: String,
+    },
+    #[error("{package}: {message}")]
+    Invalid { package: String, message: String },
+    #[error("{package}: rpm: {source}")]
+    Rpm {
+        package: String,
+        #[source]
+        source: rpm::Error,
+    },
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where file sources named by a definition live.
+#[derive(Debug, Clone)]
+pub struct SourceDirs {
+    /// The source tree; `source = "..."` paths are relative to it.
+    pub project_root: PathBuf,
+    /// The built binaries; `binary = "..."` names a file here.
+    pub binaries: PathBuf,
+    /// Files generated from the binaries (completion, man pages); `generated = "..."`.
+    pub generated: PathBuf,
+}
+
+/// Everything about one build that is not in the definition.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    pub version: RpmVersion,
+    pub arch: String,
+    /// SOURCE_DATE_EPOCH: build time, file mtimes, changelog and signature time.
+    pub source_date: u32,
+    /// The crates linked into each binary, by binary name; they give the License tag and the
+    /// `bundled(crate(NAME)) = VERSION` provides of the package shipping that binary.
+    pub crates_by_binary: BTreeMap<String, Vec<CrateInfo>>,
+    /// The License of a package that ships no binary.
+    pub fallback_license: String,
+    /// The text of the changelog entry for this version.
+    pub changelog: String,
+    /// xz level (0-9); lower is faster.
+    pub xz_level: u32,
+}
+
+impl BuildSettings {
+    /// Settings with the defaults berth releases use.
+    pub fn new(version: RpmVersion, source_date: u32) -> Self {
+        BuildSettings {
+            version,
+            arch: "x86_64".to_string(),
+            source_date,
+            crates_by_binary: BTreeMap::new(),
+            fallback_license: "Apache-2.0".to_string(),
+            changelog: "- Release built by cargo xtask rpm".to_string(),
+            xz_level: 2,
+        }
+    }
+}
+
+/// Builds the RPM described by `def` in memory, signed with `key` when given.
+pub fn build_package(
+    def: &PackageDefinition,
+    dirs: &SourceDirs,
+    settings: &BuildSettings,
+    key: Option<&SigningKey>,
+) -> Result<rpm::Package, BuildError> {
+    let package = def.name.clone();
+    let rpm_err = |source| BuildError::Rpm {
+        package: package.clone(),
+        source,
+    };
+
+    // License and bundled crates come from the binaries this package ships.
+    let mut crates: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    for file in &def.files {
+        if let FileSource::Binary(name) = &file.source {
+            for krate in settings.crates_by_binary.get(name).into_iter().flatten() {
+                crates.insert(
+                    (krate.name.clone(), krate.version.clone()),
+                    krate.license.clone(),
+                );
+            }
+        }
+    }
+    let license = if crates.is_empty() {
+        settings.fallback_license.clone()
+    } else {
+        let infos: Vec<CrateInfo> = crates
+            .iter()
+            .map(|((name, version), license)| CrateInfo {
+                name: name.clone(),
+                version: version.clone(),
+                license: license.clone(),
+            })
+            .collect();
+        spdx_and(&infos).map_err(|message| BuildError::Invalid {
+            package: package.clone(),
+            message,
+        })?
+    };
+
+    let config = rpm::BuildConfig::v4()
+        .compression(rpm::CompressionWithLevel::Xz(settings.xz_level))
+        .source_date(settings.source_date);
+    let mut builder = PackageBuilder::new(
+        &def.name,
+        &settings.version.version,
+        &license,
+        &settings.arch,
+        &def.summary,
+    );
+    builder
+        .using_config(config)
+        .release(settings.version.release.clone())
+        .description(def.description.clone())
+        .url(def.url.clone())
+        .vendor(def.vendor.clone())
+        .packager(def.packager.clone())
+        .group(def.group.clone())
+        .build_host("berth-build")
+        .add_changelog_entry(
+            format!("{} - {}", def.packager, settings.version.evr()),
+            &settings.changelog,
+            settings.source_date,
+        );
+
+    let evr = settings.version.evr();
+    let dependency = |dep: &DepSpec| -> Dependency {
+        match &dep.constraint {
+            None => Dependency::any(&dep.name),
+            Some((op, version)) => {
+                let version = version.replace("{evr}", &evr);
+                match op {
+                    DepOp::Eq => Dependency::eq(&dep.name, version),
+                    DepOp::Lt => Dependency::less(&dep.name, version),
+                    DepOp::Le => Dependency::less_eq(&dep.name, version),
+                    DepOp::Gt => Dependency::greater(&dep.name, version),
+                    DepOp::Ge => Dependency::greater_eq(&dep.name, version),
+                }
+            }
+        }
+    };
+    for dep in &def.requires.plain {
+        builder.requires(dependency(dep));
+    }
+    for dep in &def.requires.pre {
+        builder.requires(Dependency::script_pre(&dep.name));
+    }
+    for dep in &def.requires.post {
+        builder.requires(Dependency::script_post(&dep.name));
+    }
+    for dep in &def.requires.preun {
+        builder.requires(Dependency::script_preun(&dep.name));
+    }
+    for dep in &def.requires.postun {
+        builder.requires(Dependency::script_postun(&dep.name));
+    }
+    for (name, version) in crates.keys() {
+        builder.provides(Dependency::eq(format!("bundled(crate({name}))"), version));
+    }
+
+    if let Some(body) = &def.scripts.pre {
+        builder.pre_install_script(shell_script(body));
+    }
+    if let Some(body) = &def.scripts.post {
+        builder.post_install_script(shell_script(body));
+    }
+    if let Some(body) = &def.scripts.preun {
+        builder.pre_uninstall_script(shell_script(body));
+    }
+    if let Some(body) = &def.scripts.postun {
+        builder.post_uninstall_script(shell_script(body));
+    }
+
+    for dir in &def.dirs {
+        builder
+            .with_dir_entry(
+                FileOptions::dir(&dir.path)
+                    .user("root")
+                    .group("root")
+                    .permissions(dir.mode),
+            )
+            .map_err(rpm_err)?;
+    }
+
+    let mut files: Vec<_> = def.files.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for file in files {
+        let (kind, source) = match &file.source {
+            FileSource::Binary(name) => ("binary", dirs.binaries.join(name)),
+            FileSource::Tree(rel) => ("source file", dirs.project_root.join(rel)),
+            FileSource::Generated(rel) => ("generated file", dirs.generated.join(rel)),
+        };
+        let content = std::fs::read(&source).map_err(|_| BuildError::MissingInput {
+            package: package.clone(),
+            kind,
+            path: source.clone(),
+            dest: file.path.clone(),
+        })?;
+        let content = if file.gzip { gzip(&content) } else { content };
+        let mut options = FileOptions::new(&file.path)
+            .user("root")
+            .group("root")
+            .permissions(file.mode);
+        options = match file.config {
+            Some(ConfigKind::Noreplace) => options.config().noreplace(),
+            Some(ConfigKind::Replace) => options.config(),
+            None => options,
+        };
+        if file.doc {
+            options = options.doc();
+        }
+        if file.license {
+            options = options.license();
+        }
+        builder
+            .with_file_contents(content, options)
+            .map_err(rpm_err)?;
+    }
+
+    let package_result = match key {
+        Some(key) => builder.build_and_sign(key.rpm_signer()?),
+        None => builder.build(),
+    };
+    package_result.map_err(rpm_err)
+}
+
+/// Writes `pkg` into `dir` as NAME-VERSION-RELEASE.ARCH.rpm: temp file, fsync, rename.
+pub fn write_package(pkg: &rpm::Package, dir: &Path) -> Result<PathBuf, BuildError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Io { path, source }
+    };
+    let name = pkg.canonical_filename().map_err(|source| BuildError::Rpm {
+        package: pkg.metadata.get_name().unwrap_or("?").to_string(),
+        source,
+    })?;
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut bytes = Vec::new();
+    pkg.write(&mut bytes).map_err(|source| BuildError::Rpm {
+        package: name.clone(),
+        source,
+    })?;
+    let dest = dir.join(&name);
+    crate::fsutil::write_atomic(&dest, &bytes).map_err(io_err(&dest))?;
+    Ok(dest)
+}
+
+/// gzip with a fixed header (no name, mtime 0), so the output depends only on the input.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// A scriptlet run by /bin/sh, recorded in the header (PREINPROG and friends) as rpmbuild does.
+fn shell_script(body: &str) -> rpm::Scriptlet {
+    rpm::Scriptlet::new(body).prog(vec!["/bin/sh"])
+}
