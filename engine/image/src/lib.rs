@@ -31,21 +31,25 @@
 //! # Ok(()) }
 //! ```
 
+mod archive;
 mod digest;
 mod error;
 pub mod extract;
 mod fsutil;
 mod progress;
 mod pull;
+mod push;
 mod reference;
 pub mod registry;
 mod snapshot;
 mod store;
 
+pub use archive::{load, save};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use progress::{LayerStatus, ProgressEvent, ProgressSender};
 pub use pull::{pull, pull_with_report, PullOptions, PullReport};
+pub use push::push;
 pub use reference::{Reference, DOCKER_HUB};
 pub use registry::{Credentials, Platform, RegistryConfig};
 pub use snapshot::{apply_diff, Rootfs, StorageDriver};

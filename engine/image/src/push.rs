@@ -1,0 +1,280 @@
+//! `push`: upload an image's blobs (skipping those the registry has, mounting across
+//! repositories where the image is known under another name on the same registry, else one
+//! monolithic PUT each), then PUT the manifest under the tag.
+
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::progress::{emit, layer, LayerStatus, ProgressEvent, ProgressSender};
+use crate::reference::Reference;
+use crate::registry::client::{Credentials, Session};
+use crate::registry::config::RegistryConfig;
+use crate::registry::manifest::{OCI_LAYER_TAR, OCI_MANIFEST};
+use crate::store::{BlobDescriptor, ImageRecord, Store};
+
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/// Pushes the image `reference` names to its registry; returns the manifest digest.
+pub async fn push(
+    store: &Store,
+    config: &RegistryConfig,
+    reference: &Reference,
+    credentials: Option<&Credentials>,
+    progress: &ProgressSender,
+) -> Result<Digest> {
+    let id = store
+        .lookup(reference)?
+        .ok_or_else(|| Error::NotFound(reference.familiar()))?;
+    let record = store.image(&id)?;
+    let tag = reference.tag().unwrap_or("latest").to_string();
+    emit(
+        progress,
+        ProgressEvent::Status(format!(
+            "The push refers to repository [{}]",
+            reference.name()
+        )),
+    );
+
+    // The same image under another repository of this registry can be cross-mounted.
+    let mount_from: Option<String> = store
+        .references_of(&id)?
+        .into_iter()
+        .find(|r| r.domain() == reference.domain() && r.path() != reference.path())
+        .map(|r| r.path().to_string());
+    let extra_scopes: Vec<String> = mount_from
+        .iter()
+        .map(|from| format!("repository:{from}:pull"))
+        .collect();
+
+    let endpoints: Vec<_> = config
+        .endpoints(reference)
+        .into_iter()
+        .filter(|e| !e.mirror)
+        .collect();
+    let mut session = None;
+    let mut last_error = None;
+    for endpoint in &endpoints {
+        match Session::connect(
+            endpoint,
+            reference.path(),
+            "pull,push",
+            &extra_scopes,
+            credentials,
+        )
+        .await
+        {
+            Ok(s) => {
+                session = Some(s);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let session = match (session, last_error) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(e),
+        (None, None) => {
+            return Err(Error::NotFound(format!(
+                "registry endpoint for {reference}"
+            )))
+        }
+    };
+
+    let (manifest_bytes, manifest_type) = manifest_for(store, &record)?;
+    let mut blobs: Vec<BlobDescriptor> = Vec::new();
+    for l in &record.layers {
+        let blob = l
+            .blob
+            .clone()
+            .ok_or_else(|| Error::NotFound(format!("blob of layer {}", l.diff_id)))?;
+        if !blobs.iter().any(|b| b.digest == blob.digest) {
+            blobs.push(blob);
+        }
+    }
+    for blob in &blobs {
+        layer(progress, blob.digest.short(), LayerStatus::Preparing);
+    }
+    for blob in &blobs {
+        push_blob(
+            store,
+            &session,
+            &blob.digest,
+            mount_from.as_deref(),
+            true,
+            progress,
+        )
+        .await?;
+    }
+    push_blob(store, &session, &id, mount_from.as_deref(), false, progress).await?;
+
+    let digest = Digest::of(&manifest_bytes);
+    let url = session.url(&format!("manifests/{tag}"))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&manifest_type)
+            .map_err(|_| session.error("bad manifest media type".into()))?,
+    );
+    let response = session
+        .send(
+            Method::PUT,
+            url.clone(),
+            headers,
+            Some(manifest_bytes.clone().into()),
+        )
+        .await?;
+    if response.status() != StatusCode::CREATED {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        return Err(session.error(format!("PUT {url}: HTTP {status} {}", body.trim())));
+    }
+    if let Some(echoed) = response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Digest::parse(v).ok())
+    {
+        echoed.verify_computed("pushed manifest", &digest)?;
+    }
+    store.put_blob(&digest, &manifest_bytes)?;
+    store.tag(&id, &reference.with_digest(digest.clone()))?;
+    emit(
+        progress,
+        ProgressEvent::Status(format!(
+            "{tag}: digest: {digest} size: {}",
+            manifest_bytes.len()
+        )),
+    );
+    Ok(digest)
+}
+
+/// The stored manifest when it is complete here; otherwise a generated OCI manifest.
+fn manifest_for(store: &Store, record: &ImageRecord) -> Result<(Vec<u8>, String)> {
+    if let Some(m) = &record.manifest {
+        if store.has_blob(&m.digest) {
+            return Ok((store.read_blob(&m.digest)?, m.media_type.clone()));
+        }
+    }
+    let config = store.read_blob(&record.id)?;
+    let mut layers = Vec::new();
+    for l in &record.layers {
+        let blob = l
+            .blob
+            .as_ref()
+            .ok_or_else(|| Error::NotFound(format!("blob of layer {}", l.diff_id)))?;
+        let media_type = if blob.media_type.contains("gzip") {
+            OCI_LAYER_GZIP
+        } else if blob.media_type.contains("zstd") {
+            OCI_LAYER_ZSTD
+        } else {
+            OCI_LAYER_TAR
+        };
+        layers.push(json!({"mediaType": media_type, "digest": blob.digest, "size": blob.size}));
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": record.id, "size": config.len()},
+        "layers": layers,
+    });
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| Error::Conflict(e.to_string()))?;
+    Ok((bytes, OCI_MANIFEST.to_string()))
+}
+
+async fn push_blob(
+    store: &Store,
+    session: &Session,
+    digest: &Digest,
+    mount_from: Option<&str>,
+    report: bool,
+    progress: &ProgressSender,
+) -> Result<()> {
+    let short = digest.short();
+    let head = session
+        .send(
+            Method::HEAD,
+            session.url(&format!("blobs/{digest}"))?,
+            HeaderMap::new(),
+            None,
+        )
+        .await?;
+    if head.status().is_success() {
+        if report {
+            layer(progress, short, LayerStatus::LayerAlreadyExists);
+        }
+        return Ok(());
+    }
+    let mut upload_url = session.url("blobs/uploads/")?;
+    if let Some(from) = mount_from {
+        upload_url
+            .query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from);
+    }
+    let start = session
+        .send(Method::POST, upload_url.clone(), HeaderMap::new(), None)
+        .await?;
+    if start.status() == StatusCode::CREATED {
+        if report {
+            layer(
+                progress,
+                short,
+                LayerStatus::Mounted {
+                    from: mount_from.unwrap_or_default().to_string(),
+                },
+            );
+        }
+        return Ok(());
+    }
+    if start.status() != StatusCode::ACCEPTED {
+        return Err(session.error(format!("POST {upload_url}: HTTP {}", start.status())));
+    }
+    let location = start
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| session.error("upload start without Location".into()))?;
+    let mut put_url = upload_url
+        .join(location)
+        .map_err(|e| session.error(format!("bad upload Location {location:?}: {e}")))?;
+    put_url
+        .query_pairs_mut()
+        .append_pair("digest", digest.as_str());
+    let data = tokio::fs::read(store.blob_path(digest))
+        .await
+        .map_err(|e| Error::io("read blob", store.blob_path(digest), e))?;
+    let total = data.len() as u64;
+    if report {
+        layer(progress, short, LayerStatus::Pushing { current: 0, total });
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let put = session
+        .send(Method::PUT, put_url.clone(), headers, Some(data.into()))
+        .await?;
+    if put.status() != StatusCode::CREATED {
+        let status = put.status();
+        let body = put.text().await.unwrap_or_default();
+        return Err(session.error(format!("PUT blob {digest}: HTTP {status} {}", body.trim())));
+    }
+    if report {
+        layer(
+            progress,
+            short,
+            LayerStatus::Pushing {
+                current: total,
+                total,
+            },
+        );
+        layer(progress, short, LayerStatus::Pushed);
+    }
+    Ok(())
+}
