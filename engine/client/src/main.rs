@@ -1,6 +1,59 @@
-//! `berth`: the berth command-line client.
+//! `berth`: the berth command-line client. main parses flags, dispatches to
+//! [`commands`], and maps the result to the exit code (errors print one line).
+
+mod cli;
+mod commands;
+mod docs;
+#[allow(dead_code)] // post_json serves create/run, landing next
+mod transport;
+
+use anyhow::Result;
+use clap::Parser;
+
+use cli::{Cli, Command};
+use transport::Client;
 
 fn main() {
-    eprintln!("berth: not built yet");
-    std::process::exit(1);
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{err}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Completion(args) => {
+            docs::completion(args.shell);
+            return Ok(0);
+        }
+        Command::GenerateMan(args) => {
+            docs::man_page(&args.dir)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let client = Client::new(cli.host)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(&client, cli.command))
+}
+
+async fn dispatch(client: &Client, command: Command) -> Result<i32> {
+    match command {
+        Command::Version => commands::system::version(client).await,
+        Command::Info => commands::system::info(client).await,
+        Command::Start(args) => commands::lifecycle::start(client, args).await,
+        Command::Stop(args) => commands::lifecycle::stop(client, args, false).await,
+        Command::Restart(args) => commands::lifecycle::stop(client, args, true).await,
+        Command::Kill(args) => commands::lifecycle::kill(client, args).await,
+        Command::Rm(args) => commands::lifecycle::rm(client, args).await,
+        Command::Wait(args) => commands::lifecycle::wait(client, args).await,
+        other => anyhow::bail!("berth: {other:?} is not available in this build"),
+    }
 }

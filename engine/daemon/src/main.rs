@@ -1,6 +1,133 @@
-//! `berthd`: the berth daemon.
+//! `berthd`: the berth daemon. main only parses flags, loads the configuration, maps errors to
+//! the exit code, and runs [`run`] on a small tokio runtime.
+
+mod cli;
+mod config;
+mod daemon;
+mod fsutil;
+mod listen;
+mod lock;
+mod logging;
+mod notify;
+mod server;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use cli::Flags;
+use config::Config;
 
 fn main() {
-    eprintln!("berthd: not built yet");
-    std::process::exit(1);
+    let flags = Flags::parse();
+    if let Some(dir) = &flags.generate_man {
+        if let Err(err) = write_man_page(dir) {
+            eprintln!("berthd: {err:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let config = match Config::load(&flags) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+    };
+    if flags.validate {
+        println!("configuration OK");
+        return;
+    }
+    let level = logging::init(config.effective_log_level());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("failed to start daemon: cannot create the async runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(run(config, flags, level)) {
+        eprintln!("failed to start daemon: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Writes berthd.8 into `dir`.
+fn write_man_page(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let man = clap_mangen::Man::new(Flags::command()).section("8");
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let path = dir.join("berthd.8");
+    std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Takes the locks, opens the listeners, serves until SIGTERM/SIGINT, then shuts down.
+async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Result<()> {
+    let _lock = lock::DataRootLock::acquire(&config.data_root)?;
+    std::fs::create_dir_all(&config.exec_root)
+        .with_context(|| format!("cannot create exec-root {}", config.exec_root.display()))?;
+    let _pidfile = lock::PidFile::write(&config.pidfile)?;
+    let gid = match listen::group_gid(&config.group)? {
+        Some(gid) => gid,
+        None if config.group_explicit => {
+            anyhow::bail!(
+                "group {} not found (set in --group or \"group\")",
+                config.group
+            )
+        }
+        None => {
+            tracing::debug!(
+                group = config.group,
+                "group not found; the socket stays root-only"
+            );
+            0
+        }
+    };
+    let listeners = listen::open_all(&config.hosts, gid)?;
+    let socket_paths: Vec<_> = listeners
+        .iter()
+        .filter_map(|listener| match listener {
+            listen::Listener::Unix(_, Some(path)) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let daemon = Arc::new(daemon::Daemon::new(config.clone(), flags, level)?);
+
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (shutdown_sender, shutdown) = watch::channel(false);
+    let server = tokio::spawn(server::serve(listeners, Arc::clone(&daemon), shutdown));
+    tracing::info!(
+        version = server::ENGINE_VERSION,
+        hosts = ?config.hosts,
+        data_root = %config.data_root.display(),
+        "API listen and serve"
+    );
+    notify::notify("READY=1");
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => daemon.reload(),
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    notify::notify("STOPPING=1");
+    let _ = shutdown_sender.send(true);
+    let _ = server.await;
+    for path in socket_paths {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("daemon shutdown complete");
+    Ok(())
 }

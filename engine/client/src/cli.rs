@@ -1,0 +1,325 @@
+//! `berth`'s command line, with docker's command and flag names. Parsing only: the commands
+//! live in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The default daemon address.
+pub const DEFAULT_HOST: &str = "unix:///var/run/berth.sock";
+
+/// A Docker-compatible container engine client.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version = concat!("version ", env!("CARGO_PKG_VERSION"), ", build ", env!("BERTH_BUILD_COMMIT")),
+    about = "A self-sufficient runtime for containers",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix://PATH or tcp://HOST:PORT)
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST",
+        global = true,
+        value_name = "HOST"
+    )]
+    pub host: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `berth` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the berth version information
+    Version,
+    /// Display system-wide information
+    Info,
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Generate a shell completion script
+    Completion(CompletionArgs),
+    /// Write the berth.1 man page into DIR
+    #[command(hide = true)]
+    GenerateMan(GenerateManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Image to pull (NAME[:TAG|@DIGEST])
+    pub image: String,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Image to push (NAME[:TAG])
+    pub image: String,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show all images
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only images of this repository
+    pub repository: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Images to remove
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Force removal of the image
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Images to save
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG]
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, Args)]
+pub struct ContainerFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])
+    #[arg(short, long = "volume", value_name = "BIND")]
+    pub volume: Vec<String>,
+    /// Memory limit (e.g. 512m)
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "DECIMAL")]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "INT")]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Connect a container to a network (none or host)
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long, value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Image to create the container from
+    pub image: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub container: ContainerFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub container: ContainerFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Containers to start
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Containers to kill
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Containers to remove
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Container
+    pub container: String,
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, value_name = "N", default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs since a timestamp (RFC 3339 or unix seconds)
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Containers or images
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Only inspect objects of this type (container or image)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers to wait for
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell to generate the script for
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateManArgs {
+    /// Directory to write berth.1 into
+    pub dir: PathBuf,
+}

@@ -1,0 +1,103 @@
+//! `berth version` and `berth info`.
+
+use anyhow::Result;
+use berth_api::system::{SystemInfo, SystemVersion};
+
+use crate::transport::{CannotConnect, Client};
+
+/// Prints client and server versions, like `docker version`.
+pub async fn version(client: &Client) -> Result<i32> {
+    println!("Client:");
+    println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
+    println!(" API version:       {}", berth_api::API_VERSION);
+    println!(" Git commit:        {}", env!("BERTH_BUILD_COMMIT"));
+    println!(" OS/Arch:           linux/{}", go_arch());
+    println!();
+    let server: SystemVersion = match client.get_json("/version").await {
+        Ok(server) => server,
+        Err(err) if err.is::<CannotConnect>() => {
+            eprintln!("{err}");
+            return Ok(1);
+        }
+        Err(err) => return Err(err),
+    };
+    println!("Server: {}", server.platform.name);
+    for component in &server.components {
+        println!(" {}:", component.name);
+        println!("  Version:          {}", component.version);
+        let detail = |key: &str| component.details.get(key).cloned().unwrap_or_default();
+        println!(
+            "  API version:      {} (minimum version {})",
+            detail("ApiVersion"),
+            detail("MinAPIVersion")
+        );
+        println!("  Git commit:       {}", detail("GitCommit"));
+        println!("  OS/Arch:          {}/{}", detail("Os"), detail("Arch"));
+        println!("  Kernel version:   {}", detail("KernelVersion"));
+    }
+    Ok(0)
+}
+
+/// Prints `docker info`-style system information.
+pub async fn info(client: &Client) -> Result<i32> {
+    let info: SystemInfo = client.get_json("/info").await?;
+    println!("Server:");
+    println!(" Containers: {}", info.containers);
+    println!("  Running: {}", info.containers_running);
+    println!("  Paused: {}", info.containers_paused);
+    println!("  Stopped: {}", info.containers_stopped);
+    println!(" Images: {}", info.images);
+    println!(" Server Version: {}", info.server_version);
+    println!(" Storage Driver: {}", info.driver);
+    println!(" Logging Driver: {}", info.logging_driver);
+    println!(" Cgroup Driver: {}", info.cgroup_driver);
+    println!(" Cgroup Version: {}", info.cgroup_version);
+    println!(" Default Runtime: {}", info.default_runtime);
+    println!(" Security Options:");
+    for option in &info.security_options {
+        println!("  {option}");
+    }
+    println!(" Kernel Version: {}", info.kernel_version);
+    println!(" Operating System: {}", info.operating_system);
+    println!(" OSType: {}", info.os_type);
+    println!(" Architecture: {}", info.architecture);
+    println!(" CPUs: {}", info.ncpu);
+    println!(
+        " Total Memory: {:.2}GiB",
+        info.mem_total as f64 / f64::from(1u32 << 30)
+    );
+    println!(" Name: {}", info.name);
+    println!(" ID: {}", info.id);
+    println!(" Berth Root Dir: {}", info.docker_root_dir);
+    println!(" Debug Mode: {}", info.debug);
+    if !info.labels.is_empty() {
+        println!(" Labels:");
+        for label in &info.labels {
+            println!("  {label}");
+        }
+    }
+    if !info.registry_config.mirrors.is_empty() {
+        println!(" Registry Mirrors:");
+        for mirror in &info.registry_config.mirrors {
+            println!("  {mirror}");
+        }
+    }
+    if !info.registry_config.insecure_registry_cidrs.is_empty() {
+        println!(" Insecure Registries:");
+        for registry in &info.registry_config.insecure_registry_cidrs {
+            println!("  {registry}");
+        }
+    }
+    for warning in &info.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    Ok(0)
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}

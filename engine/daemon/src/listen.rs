@@ -1,0 +1,171 @@
+//! The API listeners: unix sockets (mode 0660, group `berth` when it exists), sockets handed
+//! over by systemd (`fd://`, LISTEN_FDS/LISTEN_PID), and tcp only when asked for.
+
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
+
+/// One bound listener.
+pub enum Listener {
+    /// A unix socket; the path is removed at shutdown when berthd created it.
+    Unix(tokio::net::UnixListener, Option<PathBuf>),
+    /// A tcp socket (unauthenticated: root-equivalent for anyone who can reach it).
+    Tcp(tokio::net::TcpListener),
+}
+
+/// The first fd systemd passes (SD_LISTEN_FDS_START).
+const LISTEN_FDS_START: RawFd = 3;
+
+/// Opens every `-H`/`hosts` address. `group_gid` owns the unix sockets berthd creates.
+pub fn open_all(hosts: &[String], group_gid: u32) -> Result<Vec<Listener>> {
+    let mut listeners = Vec::new();
+    let mut activated = None;
+    for host in hosts {
+        if let Some(path) = host.strip_prefix("unix://") {
+            listeners.push(bind_unix(path, group_gid)?);
+        } else if let Some(which) = host.strip_prefix("fd://") {
+            let fds = match &activated {
+                Some(fds) => fds,
+                None => activated.insert(take_activated_fds()?),
+            };
+            listeners.extend(from_activated(fds, which)?);
+        } else if let Some(address) = host.strip_prefix("tcp://") {
+            tracing::warn!(
+                address,
+                "API listening on tcp WITHOUT TLS or authentication: anyone who can reach \
+                 this address gets root on this host"
+            );
+            eprintln!(
+                "WARNING: berthd API listening on tcp://{address} without TLS: this is \
+                 root access for anyone who can reach it"
+            );
+            let listener = std::net::TcpListener::bind(address)
+                .with_context(|| format!("failed to listen on tcp://{address}"))?;
+            listener.set_nonblocking(true)?;
+            listeners.push(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?));
+        } else {
+            bail!("invalid host \"{host}\": expected unix://PATH, fd:// or tcp://HOST:PORT");
+        }
+    }
+    Ok(listeners)
+}
+
+fn bind_unix(path: &str, group_gid: u32) -> Result<Listener> {
+    if path.is_empty() || !path.starts_with('/') {
+        bail!("invalid host \"unix://{path}\": the socket path must be absolute");
+    }
+    let path = PathBuf::from(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot remove {}", path.display())),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(&path)
+        .with_context(|| format!("failed to listen on unix://{}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("cannot chmod {}", path.display()))?;
+    std::os::unix::fs::chown(&path, Some(0), Some(group_gid))
+        .with_context(|| format!("cannot chown {}", path.display()))?;
+    listener.set_nonblocking(true)?;
+    Ok(Listener::Unix(
+        tokio::net::UnixListener::from_std(listener)?,
+        Some(path),
+    ))
+}
+
+/// The fds systemd passed to this process, checked and marked close-on-exec; the LISTEN_*
+/// variables are removed so children do not see them.
+fn take_activated_fds() -> Result<Vec<RawFd>> {
+    let pid_matches = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|count| count.parse::<i32>().ok())
+        .unwrap_or(0);
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    if !pid_matches || count <= 0 {
+        bail!(
+            "no sockets found via socket activation: make sure the service was started by systemd"
+        );
+    }
+    let fds: Vec<RawFd> = (LISTEN_FDS_START..LISTEN_FDS_START + count).collect();
+    for fd in &fds {
+        // SAFETY: fcntl on an fd number; a bad fd only returns EBADF.
+        if unsafe { libc::fcntl(*fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            bail!("socket activation fd {fd} is not open");
+        }
+    }
+    Ok(fds)
+}
+
+/// `fd://` takes every activated socket; `fd://N` only fd N.
+fn from_activated(fds: &[RawFd], which: &str) -> Result<Vec<Listener>> {
+    let chosen: Vec<RawFd> = if which.is_empty() {
+        fds.to_vec()
+    } else {
+        let fd: RawFd = which
+            .parse()
+            .with_context(|| format!("invalid host \"fd://{which}\""))?;
+        if !fds.contains(&fd) {
+            bail!("too few socket activated files passed in by systemd: fd {fd} not found");
+        }
+        vec![fd]
+    };
+    chosen.into_iter().map(adopt).collect()
+}
+
+fn adopt(fd: RawFd) -> Result<Listener> {
+    let address: SockaddrStorage =
+        getsockname(fd).with_context(|| format!("activated fd {fd} is not a socket"))?;
+    match address.family() {
+        Some(AddressFamily::Unix) => {
+            // SAFETY: systemd handed this fd to us; nothing else in berthd owns it.
+            let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+            listener.set_nonblocking(true)?;
+            Ok(Listener::Unix(
+                tokio::net::UnixListener::from_std(listener)?,
+                None,
+            ))
+        }
+        Some(AddressFamily::Inet) | Some(AddressFamily::Inet6) => {
+            tracing::warn!(
+                fd,
+                "socket-activated tcp listener: the API is reachable over tcp WITHOUT TLS"
+            );
+            // SAFETY: as above.
+            let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+            listener.set_nonblocking(true)?;
+            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
+        }
+        other => bail!("activated fd {fd} has unsupported address family {other:?}"),
+    }
+}
+
+/// The gid of `group` from /etc/group (no NSS, so static binaries work); `None` when absent.
+pub fn group_gid(group: &str) -> Result<Option<u32>> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(Some(gid));
+    }
+    let text = match std::fs::read_to_string("/etc/group") {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).context("cannot read /etc/group"),
+    };
+    Ok(text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == group)
+            .then(|| fields.nth(1)?.parse().ok())
+            .flatten()
+    }))
+}

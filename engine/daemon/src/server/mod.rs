@@ -1,0 +1,177 @@
+//! The Engine API server: accepts connections on every listener, strips and checks the
+//! `/vX.Y` prefix, routes to the handlers, and adds the headers Docker clients expect.
+
+#[allow(dead_code)] // helpers for the image and container handlers landing next
+pub mod http;
+mod system;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use berth_api::version::{split_version_prefix, ApiVersion};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, SERVER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use crate::daemon::Daemon;
+use crate::listen::Listener;
+use http::{ApiError, ApiResponse, ApiResult};
+pub use system::ENGINE_VERSION;
+
+/// Serves every listener until `shutdown` turns true.
+pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, shutdown: watch::Receiver<bool>) {
+    let mut tasks = Vec::new();
+    for listener in listeners {
+        let daemon = Arc::clone(&daemon);
+        let mut shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    accepted = accept(&listener) => match accepted {
+                        Ok(Connection::Unix(stream)) => spawn_connection(stream, Arc::clone(&daemon)),
+                        Ok(Connection::Tcp(stream)) => spawn_connection(stream, Arc::clone(&daemon)),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    },
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+enum Connection {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Connection> {
+    match listener {
+        Listener::Unix(listener, _) => Ok(Connection::Unix(listener.accept().await?.0)),
+        Listener::Tcp(listener) => Ok(Connection::Tcp(listener.accept().await?.0)),
+    }
+}
+
+fn spawn_connection<S>(stream: S, daemon: Arc<Daemon>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |request| handle(Arc::clone(&daemon), request));
+        if let Err(err) = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades()
+            .await
+        {
+            tracing::debug!(error = %err, "connection ended with an error");
+        }
+    });
+}
+
+async fn handle(
+    daemon: Arc<Daemon>,
+    request: Request<Incoming>,
+) -> Result<ApiResponse, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    tracing::debug!(%method, path, "API request");
+    let mut response = match route(daemon, request).await {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status.is_server_error() {
+                tracing::error!(%method, path, status = %err.status, "{}", err.message);
+            } else {
+                tracing::debug!(%method, path, status = %err.status, "{}", err.message);
+            }
+            err.into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("api-version"),
+        HeaderValue::from_static(berth_api::API_VERSION),
+    );
+    headers.insert(
+        HeaderName::from_static("docker-experimental"),
+        HeaderValue::from_static("false"),
+    );
+    headers.insert(
+        HeaderName::from_static("ostype"),
+        HeaderValue::from_static("linux"),
+    );
+    headers.insert(
+        SERVER,
+        HeaderValue::from_static(concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    Ok(response)
+}
+
+/// Checks the version prefix, if any, against 1.24..=1.44.
+fn check_version(version: Option<&str>) -> Result<(), ApiError> {
+    let Some(text) = version else {
+        return Ok(());
+    };
+    let version: ApiVersion = text
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid API version \"{text}\"")))?;
+    if version > ApiVersion::current() {
+        return Err(ApiError::bad_request(format!(
+            "client version {version} is too new. Maximum supported API version is {}",
+            berth_api::API_VERSION
+        )));
+    }
+    if version < ApiVersion::minimum() {
+        return Err(ApiError::bad_request(format!(
+            "client version {version} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+            berth_api::MIN_API_VERSION
+        )));
+    }
+    Ok(())
+}
+
+async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
+    let full_path = request.uri().path().to_owned();
+    let (version, path) = split_version_prefix(&full_path);
+    check_version(version)?;
+    let method = request.method().clone();
+    match (&method, path) {
+        (&Method::GET | &Method::HEAD, "/_ping") => system::ping(&method),
+        (&Method::GET, "/version") => system::version(),
+        (&Method::GET, "/info") => system::info(&daemon, system::Counts::default()),
+        _ => Err(ApiError::not_found(format!(
+            "page not found: {method} {path}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_window_is_1_24_to_1_44() {
+        assert!(check_version(None).is_ok());
+        assert!(check_version(Some("1.44")).is_ok());
+        assert!(check_version(Some("1.24")).is_ok());
+        let err = check_version(Some("1.45")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "client version 1.45 is too new. Maximum supported API version is 1.44"
+        );
+        assert!(check_version(Some("1.23"))
+            .unwrap_err()
+            .message
+            .contains("too old"));
+        assert!(check_version(Some("1.x")).is_err());
+    }
+}
