@@ -463,3 +463,4 @@ pub async fn throttling_proxy(target: u16, chunk: usize, pause: Duration) -> u16
     });
     port
 }
+pub mod docker;
