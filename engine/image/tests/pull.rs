@@ -350,3 +350,100 @@ async fn mirrors_fall_through_and_name_every_endpoint() {
     );
     assert!(store3.images().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_download_is_retried_with_range() {
+    let registry = Registry::start();
+    let data: Vec<u8> = (0..(2u32 << 20))
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let layer = tar_layer(&[Entry::File("big".into(), data.clone(), 0o644)]);
+    let image = TestImage::with_compression(&[layer], "amd64", |t| t.to_vec());
+    Uploader::new(&registry.url())
+        .image("library/flaky", "latest", &image)
+        .await;
+
+    // One attempt only: the cut connection fails the pull, and nothing is stored.
+    let (port, _) = flaky_proxy(registry.port, 1 << 20).await;
+    let reference = Reference::parse(&format!("127.0.0.1:{port}/library/flaky")).unwrap();
+    let (_dir, store) = store();
+    let (tx, mut rx) = channel();
+    let one_try = RegistryConfig::default()
+        .with_max_download_attempts(1)
+        .unwrap();
+    assert!(
+        pull(&store, &one_try, &reference, &PullOptions::default(), &tx)
+            .await
+            .is_err()
+    );
+    assert!(store.images().unwrap().is_empty());
+
+    // With retries the download resumes with a Range request and completes.
+    let (port, saw_range) = flaky_proxy(registry.port, 1 << 20).await;
+    let reference = Reference::parse(&format!("127.0.0.1:{port}/library/flaky")).unwrap();
+    statuses(&mut rx);
+    let id = pull(
+        &store,
+        &RegistryConfig::default(),
+        &reference,
+        &PullOptions::default(),
+        &tx,
+    )
+    .await
+    .expect("pull with retry");
+    assert_eq!(id.to_string(), image.id());
+    assert!(
+        saw_range.load(std::sync::atomic::Ordering::SeqCst),
+        "no Range request on retry"
+    );
+    let seen = statuses(&mut rx);
+    assert!(
+        seen.iter().any(|s| s.starts_with("Retrying in")),
+        "{seen:?}"
+    );
+    let record = store.image(&id).unwrap();
+    assert_eq!(
+        std::fs::read(store.layer_diff(&record.layers[0].diff_id).join("big")).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn storage_driver_errors_are_clear() {
+    let err = StorageDriver::parse("aufs").unwrap_err().to_string();
+    assert!(
+        err.contains("storage-driver") && err.contains("aufs"),
+        "{err}"
+    );
+    // overlay2 cannot use an overlay mount as its data-root (no upper on overlayfs); vfs can.
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        dir.path().join("lower").display(),
+        dir.path().join("upper").display(),
+        dir.path().join("work").display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &dir.path().join("merged"),
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .expect("mount test overlay");
+    let root = dir.path().join("merged/root");
+    let overlay = Store::open(&root, StorageDriver::Overlay2)
+        .err()
+        .map(|e| e.to_string());
+    let vfs = Store::open(dir.path().join("merged/vfs-root"), StorageDriver::Vfs).map(|_| ());
+    let _ = nix::mount::umount2(&dir.path().join("merged"), nix::mount::MntFlags::MNT_DETACH);
+    let overlay = overlay.expect("overlay2 on overlayfs must fail");
+    assert!(
+        overlay.contains("storage-driver overlay2 cannot work on"),
+        "{overlay}"
+    );
+    vfs.expect("vfs works anywhere");
+}

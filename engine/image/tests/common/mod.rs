@@ -464,3 +464,65 @@ pub async fn throttling_proxy(target: u16, chunk: usize, pause: Duration) -> u16
     port
 }
 pub mod docker;
+
+/// A TCP proxy to `target` that drops the connection carrying the `cut_after`-th response
+/// byte (once) and notes whether any request asked for a byte Range.
+pub async fn flaky_proxy(
+    target: u16,
+    cut_after: usize,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    let saw_range = Arc::new(AtomicBool::new(false));
+    let forwarded = Arc::new(AtomicUsize::new(0));
+    let cut_done = Arc::new(AtomicBool::new(false));
+    let flag = saw_range.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (flag, forwarded, cut_done) = (flag.clone(), forwarded.clone(), cut_done.clone());
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16384];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if String::from_utf8_lossy(&buf[..n])
+                            .to_ascii_lowercase()
+                            .contains("\r\nrange: bytes=")
+                        {
+                            flag.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 16384];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let total = forwarded.fetch_add(n, Ordering::SeqCst) + n;
+                    if total > cut_after && !cut_done.swap(true, Ordering::SeqCst) {
+                        return; // drop both halves mid-response
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, saw_range)
+}
