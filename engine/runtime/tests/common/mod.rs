@@ -162,14 +162,33 @@ pub fn run_captured(bundle: &TestBundle) -> (i32, String, String) {
     (status.code(), stdout, stderr)
 }
 
-/// Runs the berth-runtime CLI with `--root root`.
+/// Runs the berth-runtime CLI with `--root root`. Output goes through files, not pipes: a
+/// created container keeps the stdio of `create` open.
 pub fn cli(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(runtime_binary())
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = Command::new(runtime_binary())
         .arg("--root")
         .arg(root)
         .args(args)
-        .output()
-        .unwrap()
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    std::process::Output {
+        status,
+        stdout: read_from_start(out),
+        stderr: read_from_start(err),
+    }
+}
+
+fn read_from_start(mut file: fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut data = Vec::new();
+    file.rewind().unwrap();
+    file.read_to_end(&mut data).unwrap();
+    data
 }
 
 /// stdout of an Output as a String.

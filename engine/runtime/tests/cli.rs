@@ -1,0 +1,300 @@
+//! The berth-runtime command line against the real kernel: the lifecycle, leftovers after
+//! many runs, parity with runc, and one-line errors for bad input.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn status_of(root: &Path, id: &str) -> String {
+    let output = cli(root, &["state", id]);
+    assert!(output.status.success(), "state: {}", stderr(&output));
+    let state: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    state["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn lifecycle_create_start_kill_delete() {
+    let bundle = TestBundle::new(&["sleep", "100"]);
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let id = unique_id("life");
+    let pid_file = bundle.path().join("pid");
+    let bundle_arg = bundle.path().to_str().unwrap();
+    let output = cli(
+        root.path(),
+        &[
+            "create",
+            "--bundle",
+            bundle_arg,
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert!(output.status.success(), "create: {}", stderr(&output));
+    assert_eq!(status_of(root.path(), &id), "created");
+
+    let state = cli(root.path(), &["state", &id]);
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["bundle"], bundle_arg);
+    assert_eq!(
+        state["pid"].to_string(),
+        fs::read_to_string(&pid_file).unwrap()
+    );
+    for key in ["ociVersion", "rootfs", "created", "owner"] {
+        assert!(state.get(key).is_some(), "state lacks {key}: {state}");
+    }
+    let listed = cli(root.path(), &["list", "--quiet"]);
+    assert_eq!(stdout(&listed), format!("{id}\n"));
+
+    assert!(cli(root.path(), &["start", &id]).status.success());
+    assert_eq!(status_of(root.path(), &id), "running");
+    assert!(
+        !cli(root.path(), &["start", &id]).status.success(),
+        "started twice"
+    );
+
+    assert!(cli(root.path(), &["kill", &id, "KILL"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of(root.path(), &id) != "stopped" {
+        assert!(Instant::now() < deadline, "container did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = cli(root.path(), &["delete", &id]);
+    assert!(output.status.success(), "delete: {}", stderr(&output));
+    assert!(!cli(root.path(), &["state", &id]).status.success());
+    assert!(fs::read_dir(root.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn run_exit_code_is_the_containers() {
+    let bundle = TestBundle::new(&["sh", "-c", "echo out; exit 3"]);
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let output = cli(
+        root.path(),
+        &[
+            "run",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &unique_id("code"),
+        ],
+    );
+    assert_eq!(
+        (output.status.code(), stdout(&output).as_str()),
+        (Some(3), "out\n")
+    );
+}
+
+/// Processes whose root is inside `rootfs` (a container process left behind).
+fn processes_rooted_in(rootfs: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(root) = fs::read_link(entry.path().join("root")) {
+            if root.starts_with(rootfs) {
+                found.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_hundred_runs_leave_nothing_behind() {
+    let bundle = TestBundle::new(&["true"]);
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let prefix = unique_id("hundred");
+    let rootfs = bundle.rootfs().canonicalize().unwrap();
+    let rootfs_text = rootfs.to_str().unwrap().to_owned();
+    for run in 0..100 {
+        let id = format!("{prefix}-{run}");
+        let output = cli(
+            root.path(),
+            &["run", "--bundle", bundle.path().to_str().unwrap(), &id],
+        );
+        assert!(output.status.success(), "run {run}: {}", stderr(&output));
+    }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(&rootfs_text),
+        "mounts left behind:\n{mountinfo}"
+    );
+    for run in 0..100 {
+        for dir in cgroup_dirs(&format!("{prefix}-{run}")) {
+            assert!(!dir.exists(), "{} left behind", dir.display());
+        }
+    }
+    assert_eq!(processes_rooted_in(&rootfs), Vec::<String>::new());
+    assert!(
+        fs::read_dir(root.path()).unwrap().next().is_none(),
+        "state left behind"
+    );
+}
+
+#[test]
+fn runc_and_berth_runtime_agree() {
+    assert!(
+        Command::new("runc").arg("--version").output().is_ok(),
+        "runc is missing: run `cargo xtask test`, which installs it"
+    );
+    let script =
+        "echo out; hostname; id; echo $GREETING; ls /; cat /proc/self/status | grep CapEff; \
+        echo err >&2; exit 5";
+    let mut bundle = TestBundle::new(&["sh", "-c", script]);
+    bundle
+        .process_mut()
+        .set_env(Some(vec!["PATH=/bin".into(), "GREETING=hi there".into()]));
+    bundle.write_config();
+    let bundle_arg = bundle.path().to_str().unwrap();
+    let berth_root = tempfile::tempdir().unwrap();
+    let berth = cli(
+        berth_root.path(),
+        &["run", "--bundle", bundle_arg, &unique_id("parity")],
+    );
+    let runc_root = tempfile::tempdir().unwrap();
+    let runc = Command::new("runc")
+        .arg("--root")
+        .arg(runc_root.path())
+        .args(["run", "--bundle", bundle_arg, &unique_id("parity-runc")])
+        .output()
+        .unwrap();
+    assert_eq!(runc.status.code(), Some(5), "runc: {}", stderr(&runc));
+    assert_eq!(
+        berth.status.code(),
+        Some(5),
+        "berth-runtime: {}",
+        stderr(&berth)
+    );
+    assert_eq!(stdout(&berth), stdout(&runc));
+    assert_eq!(stderr(&berth), "err\n");
+}
+
+/// Runs `args` expecting exit 1 with a one-line error that mentions `needle`.
+fn assert_bad(root: &Path, args: &[&str], needle: &str) {
+    let output = cli(root, args);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+    assert_eq!(
+        message.lines().count(),
+        1,
+        "{args:?}: not one line: {message}"
+    );
+    assert!(
+        message.contains(needle),
+        "{args:?}: {message:?} should name {needle:?}"
+    );
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn assert_nothing_left(root: &Path, id: &str) {
+    assert!(!root.join(id).exists(), "state of {id} left behind");
+    for dir in cgroup_dirs(id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn bad_input_gives_one_line_and_leaves_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let bundle = TestBundle::new(&["true"]);
+    let bundle_arg = bundle.path().to_str().unwrap();
+    let create = |id: &str| -> Vec<String> {
+        ["create", "--bundle", bundle_arg, id]
+            .map(str::to_owned)
+            .to_vec()
+    };
+
+    let id = unique_id("noconfig");
+    assert_bad(root.path(), &refs(&create(&id)), "config.json");
+    assert_nothing_left(root.path(), &id);
+
+    fs::write(bundle.path().join("config.json"), "{\"ociVersion\": ").unwrap();
+    assert_bad(root.path(), &refs(&create(&id)), "config.json");
+    assert_nothing_left(root.path(), &id);
+
+    let mut config = serde_json::to_value(&bundle.spec).unwrap();
+    config["linux"]["namespaces"][1]["type"] = "bogus".into();
+    fs::write(bundle.path().join("config.json"), config.to_string()).unwrap();
+    assert_bad(root.path(), &refs(&create(&id)), "linux.namespaces[1].type");
+    assert_nothing_left(root.path(), &id);
+
+    let mut config = serde_json::to_value(&bundle.spec).unwrap();
+    config["root"]["path"] = "no-such-rootfs".into();
+    fs::write(bundle.path().join("config.json"), config.to_string()).unwrap();
+    assert_bad(root.path(), &refs(&create(&id)), "root.path");
+    assert_nothing_left(root.path(), &id);
+
+    let mut config = serde_json::to_value(&bundle.spec).unwrap();
+    config["linux"]["resources"]["memory"] = serde_json::json!({"limit": -5});
+    fs::write(bundle.path().join("config.json"), config.to_string()).unwrap();
+    assert_bad(
+        root.path(),
+        &refs(&create(&id)),
+        "linux.resources.memory.limit",
+    );
+    assert_nothing_left(root.path(), &id);
+
+    for bad_id in ["../x", "a/b"] {
+        bundle.write_config();
+        assert_bad(root.path(), &refs(&create(bad_id)), "invalid container id");
+        assert!(!root.path().join("x").exists() && !root.path().join("a").exists());
+    }
+
+    // A duplicate id fails and leaves the first container intact.
+    let sleeper = TestBundle::new(&["sleep", "100"]);
+    sleeper.write_config();
+    let sleeper_arg = sleeper.path().to_str().unwrap().to_owned();
+    let id = unique_id("dup");
+    let first = cli(root.path(), &["create", "--bundle", &sleeper_arg, &id]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_bad(
+        root.path(),
+        &["create", "--bundle", &sleeper_arg, &id],
+        "already exists",
+    );
+    assert_eq!(status_of(root.path(), &id), "created");
+    assert_bad(root.path(), &["kill", &id, "SIGBOGUS"], "unknown signal");
+    assert_eq!(status_of(root.path(), &id), "created");
+    assert!(cli(root.path(), &["delete", "--force", &id])
+        .status
+        .success());
+    assert_nothing_left(root.path(), &id);
+}
+
+#[test]
+fn spec_writes_a_loadable_default_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    assert!(cli(root.path(), &["spec", "--bundle", dir_arg])
+        .status
+        .success());
+    let spec: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(spec["root"]["path"], "rootfs");
+    assert_eq!(spec["process"]["args"][0], "sh");
+    assert_bad(root.path(), &["spec", "--bundle", dir_arg], "config.json");
+}
+
+#[test]
+fn version_names_the_build() {
+    let output = Command::new(runtime_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("berth-runtime version 0.1.0, build "),
+        "{text}"
+    );
+}

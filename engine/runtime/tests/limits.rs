@@ -1,0 +1,129 @@
+//! Limits enforced by the kernel on a container: memory (OOM kill), pids (fork bomb),
+//! capabilities, seccomp.
+
+mod common;
+
+use berth_runtime::oci_spec::runtime::{
+    Capabilities, Capability, LinuxCapabilitiesBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
+    LinuxResourcesBuilder, LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder,
+};
+use common::*;
+
+#[test]
+fn exceeding_the_memory_limit_is_oom_killed() {
+    let mut bundle = TestBundle::new(&["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    let memory = LinuxMemoryBuilder::default()
+        .limit(32i64 << 20)
+        .swap(32i64 << 20)
+        .build()
+        .unwrap();
+    bundle.linux_mut().set_resources(Some(
+        LinuxResourcesBuilder::default()
+            .memory(memory)
+            .build()
+            .unwrap(),
+    ));
+    let (code, _, stderr) = run_captured(&bundle);
+    assert_eq!(
+        code, 137,
+        "dd should be SIGKILLed by the OOM killer; stderr: {stderr}"
+    );
+
+    // The same process fits without the limit.
+    let bundle = TestBundle::new(&["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    assert_eq!(run_captured(&bundle).0, 0);
+}
+
+#[test]
+fn a_fork_bomb_stops_at_pids_max() {
+    // The bomb forks until the kernel refuses; counting /proc with a glob needs no fork.
+    let script = "(while :; do sleep 30 & done) 2>/dev/null; set -- /proc/[0-9]*; echo procs=$#";
+    let mut bundle = TestBundle::new(&["sh", "-c", script]);
+    bundle.linux_mut().set_resources(Some(
+        LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(16i64).build().unwrap())
+            .build()
+            .unwrap(),
+    ));
+    let (code, stdout, stderr) = run_captured(&bundle);
+    let count: u32 = stdout
+        .trim()
+        .strip_prefix("procs=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("stdout: {stdout} stderr: {stderr}"));
+    assert!(
+        (12..=16).contains(&count),
+        "{count} processes with pids.max 16"
+    );
+    assert_eq!(code, 0);
+}
+
+fn host_bounding_set() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn cap_eff_equals_the_requested_set() {
+    let requested: Capabilities = [
+        Capability::Chown,
+        Capability::Kill,
+        Capability::NetBindService,
+        Capability::NetRaw,
+        Capability::SysResource,
+    ]
+    .into();
+    let mut bundle =
+        TestBundle::new(&["sh", "-c", "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status"]);
+    bundle.process_mut().set_capabilities(Some(
+        LinuxCapabilitiesBuilder::default()
+            .bounding(requested.clone())
+            .effective(requested.clone())
+            .permitted(requested.clone())
+            .inheritable(requested)
+            .ambient(Capabilities::new())
+            .build()
+            .unwrap(),
+    ));
+    let requested_mask: u64 = (1 << 0) | (1 << 5) | (1 << 10) | (1 << 13) | (1 << 24);
+    // CAP_SYS_RESOURCE is missing from this host's bounding set: dropped, not demanded.
+    let expected = requested_mask & host_bounding_set();
+    let (code, stdout, stderr) = run_captured(&bundle);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    for set in ["CapEff", "CapPrm", "CapBnd"] {
+        assert!(
+            stdout.contains(&format!("{set}:\t{expected:016x}\n")),
+            "{set}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_syscall_denied_by_seccomp_returns_eperm() {
+    let deny = LinuxSyscallBuilder::default()
+        .names(vec!["mkdir".to_owned(), "mkdirat".to_owned()])
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .build()
+        .unwrap();
+    let profile = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(vec![deny])
+        .build()
+        .unwrap();
+    let script = "touch /tmp/file && echo touched; mkdir /tmp/dir; echo mkdir=$?";
+    let mut bundle = TestBundle::new(&["sh", "-c", script]);
+    bundle.linux_mut().set_seccomp(Some(profile.clone()));
+    let mut mounts = bundle.spec.mounts().clone().unwrap();
+    mounts.push(tmpfs_mount("/tmp"));
+    bundle.spec.set_mounts(Some(mounts));
+    let (code, stdout, stderr) = run_captured(&bundle);
+    assert_eq!(stdout, "touched\nmkdir=1\n", "stderr: {stderr}");
+    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    assert_eq!(code, 0);
+
+    // Without no_new_privileges the filter is installed while init still has CAP_SYS_ADMIN.
+    bundle.process_mut().set_no_new_privileges(Some(false));
+    let (_, stdout, _) = run_captured(&bundle);
+    assert_eq!(stdout, "touched\nmkdir=1\n");
+}
