@@ -418,7 +418,13 @@ pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<()> {
 pub(crate) fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
     let c_name = CString::new(name).ok()?;
-    let mut buf = vec![0u8; 256];
+    // SAFETY: a NULL buffer of size 0 asks for the value's size only.
+    let size =
+        unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), std::ptr::null_mut(), 0) };
+    if size < 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; size as usize];
     // SAFETY: buffer pointer and length describe a live allocation.
     let n = unsafe {
         libc::lgetxattr(

@@ -355,7 +355,12 @@ fn list_xattrs(path: &Path) -> Vec<String> {
     let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return Vec::new();
     };
-    let mut buf = vec![0u8; 4096];
+    // SAFETY: a NULL buffer of size 0 asks for the list's size only.
+    let size = unsafe { libc::llistxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
+    if size <= 0 {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; size as usize];
     // SAFETY: buffer pointer and length describe a live allocation.
     let n = unsafe { libc::llistxattr(c_path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n <= 0 {
