@@ -48,6 +48,13 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
     match command {
         Command::Version => commands::system::version(client).await,
         Command::Info => commands::system::info(client).await,
+        Command::Pull(args) => commands::images::pull(client, args).await,
+        Command::Push(args) => commands::images::push(client, args).await,
+        Command::Images(args) => commands::images::images(client, args).await,
+        Command::Rmi(args) => commands::images::rmi(client, args).await,
+        Command::Tag(args) => commands::images::tag(client, args).await,
+        Command::Save(args) => commands::images::save(client, args).await,
+        Command::Load(args) => commands::images::load(client, args).await,
         Command::Start(args) => commands::lifecycle::start(client, args).await,
         Command::Stop(args) => commands::lifecycle::stop(client, args, false).await,
         Command::Restart(args) => commands::lifecycle::stop(client, args, true).await,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::cli::DEFAULT_HOST;
 
 /// Request bodies.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// The API version prefix berth speaks.
 const PREFIX: &str = "/v1.44";
@@ -110,7 +110,7 @@ impl Client {
             Some((body, content_type)) => builder
                 .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
                 .body(body)?,
-            None => builder.body(Empty::new().map_err(|never| match never {}).boxed())?,
+            None => builder.body(Empty::new().map_err(|never| match never {}).boxed_unsync())?,
         };
         sender
             .send_request(request)
@@ -174,7 +174,7 @@ where
 pub fn json_body<B: Serialize>(body: &B) -> Result<Body> {
     Ok(Full::new(Bytes::from(serde_json::to_vec(body)?))
         .map_err(|never| match never {})
-        .boxed())
+        .boxed_unsync())
 }
 
 /// Passes 1xx/2xx responses; turns others into [`DaemonError`].

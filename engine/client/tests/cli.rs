@@ -43,7 +43,11 @@ fn down_daemon_is_one_line_with_the_address() {
         format!("Cannot connect to the berth daemon at {host}. Is berthd running?\n")
     );
     // And the default socket otherwise.
-    let output = berth().arg("version").env_remove("BERTH_HOST").output().unwrap();
+    let output = berth()
+        .arg("version")
+        .env_remove("BERTH_HOST")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !std::path::Path::new("/var/run/berth.sock").exists() {
         assert_eq!(

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::Flags;
 use crate::config::Config;
+use crate::images::Images;
 use crate::logging::LevelHandle;
 
 /// What every API handler can reach.
@@ -15,6 +16,8 @@ pub struct Daemon {
     flags: Flags,
     /// Stable identity, kept in data-root/engine-id.
     pub id: String,
+    /// Images and registries.
+    pub images: Images,
     log_level: LevelHandle,
 }
 
@@ -22,7 +25,9 @@ impl Daemon {
     /// Builds the daemon state for `config`.
     pub fn new(config: Config, flags: Flags, log_level: LevelHandle) -> Result<Self> {
         let id = engine_id(&config)?;
+        let images = Images::open(&config)?;
         Ok(Daemon {
+            images,
             config: RwLock::new(Arc::new(config)),
             flags,
             id,
@@ -44,6 +49,10 @@ impl Daemon {
         let current = self.config();
         match current.reloaded(&self.flags) {
             Ok(next) => {
+                if let Err(err) = self.images.reconfigure(&next.registry) {
+                    tracing::error!("error reloading configuration (keeping the old one): {err:#}");
+                    return;
+                }
                 self.log_level.set(next.effective_log_level());
                 tracing::info!(
                     mirrors = ?next.registry.mirrors,

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod daemon;
 mod fsutil;
+mod images;
 mod listen;
 mod lock;
 mod logging;

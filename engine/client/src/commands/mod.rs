@@ -1,4 +1,7 @@
 //! The `berth` commands, one module per area; each returns the process exit code.
 
+pub mod images;
 pub mod lifecycle;
+pub mod progress;
 pub mod system;
+pub mod table;

@@ -184,6 +184,15 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// Docker's boolean parameters: "1", "true", "True" are true; absent, "", "0", "false" false.
     pub fn flag(&self, key: &str) -> bool {
         matches!(
@@ -193,7 +202,8 @@ impl Query {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes `%XX` escapes and `+`.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

@@ -1,10 +1,13 @@
 //! The Engine API server: accepts connections on every listener, strips and checks the
 //! `/vX.Y` prefix, routes to the handlers, and adds the headers Docker clients expect.
 
-#[allow(dead_code)] // helpers for the image and container handlers landing next
+#[allow(dead_code)] // helpers for the container handlers landing next
 pub mod http;
+mod images;
+mod pipe;
 mod system;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -20,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::daemon::Daemon;
 use crate::listen::Listener;
-use http::{ApiError, ApiResponse, ApiResult};
+use http::{ApiError, ApiResponse, ApiResult, Query};
 pub use system::ENGINE_VERSION;
 
 /// Serves every listener until `shutdown` turns true.
@@ -140,18 +143,69 @@ fn check_version(version: Option<&str>) -> Result<(), ApiError> {
 }
 
 async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
-    let full_path = request.uri().path().to_owned();
+    let full_path = http::percent_decode(request.uri().path());
     let (version, path) = split_version_prefix(&full_path);
     check_version(version)?;
+    let path = path.to_owned();
     let method = request.method().clone();
-    match (&method, path) {
-        (&Method::GET | &Method::HEAD, "/_ping") => system::ping(&method),
-        (&Method::GET, "/version") => system::version(),
-        (&Method::GET, "/info") => system::info(&daemon, system::Counts::default()),
-        _ => Err(ApiError::not_found(format!(
-            "page not found: {method} {path}"
-        ))),
+    let query = Query::parse(request.uri().query());
+    match (&method, path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/_ping") => return system::ping(&method),
+        (&Method::GET, "/version") => return system::version(),
+        (&Method::GET, "/info") => {
+            let counts = system::Counts {
+                images: daemon
+                    .images
+                    .store
+                    .image_ids()
+                    .map(|ids| ids.len() as u64)
+                    .unwrap_or(0),
+                ..Default::default()
+            };
+            return system::info(&daemon, counts);
+        }
+        (&Method::POST, "/images/create") => return images::pull(daemon, query).await,
+        (&Method::GET, "/images/json") => return images::list(&daemon, &BTreeMap::new()),
+        (&Method::GET, "/images/get") => return images::save(daemon, query.all("names")).await,
+        (&Method::POST, "/images/load") => return images::load(daemon, request).await,
+        _ => {}
     }
+    if let Some(rest) = path.strip_prefix("/images/") {
+        return route_image(daemon, &method, rest, query).await;
+    }
+    Err(not_found(&method, &path))
+}
+
+fn not_found(method: &Method, path: &str) -> ApiError {
+    ApiError::not_found(format!("page not found: {method} {path}"))
+}
+
+/// `/images/{name}/...`, where the name itself may contain slashes.
+async fn route_image(daemon: Arc<Daemon>, method: &Method, rest: &str, query: Query) -> ApiResult {
+    let named = |suffix: &str| rest.strip_suffix(suffix).filter(|name| !name.is_empty());
+    match *method {
+        Method::GET => {
+            if let Some(name) = named("/json") {
+                return images::inspect(&daemon, name);
+            }
+            if let Some(name) = named("/get") {
+                return images::save(daemon, vec![name.to_owned()]).await;
+            }
+        }
+        Method::POST => {
+            if let Some(name) = named("/push") {
+                return images::push(daemon, name, query).await;
+            }
+            if let Some(name) = named("/tag") {
+                return images::tag(&daemon, name, query);
+            }
+        }
+        Method::DELETE if !rest.is_empty() => {
+            return images::remove(&daemon, rest, query.flag("force"), Vec::new()).await;
+        }
+        _ => {}
+    }
+    Err(not_found(method, &format!("/images/{rest}")))
 }
 
 #[cfg(test)]

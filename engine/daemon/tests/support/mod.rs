@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
