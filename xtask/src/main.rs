@@ -29,12 +29,16 @@ enum Command {
     Build(build::Args),
     /// Compile berth, berthd and berth-runtime inside the build container into bundles/.
     Binary(binary::Args),
+    /// Build HEAD from two clones at different paths and check the binaries are byte-identical.
+    VerifyReproducible(binary::reproducible::Args),
     /// Package the binaries as EL7-compatible RPMs.
     Rpm(rpm::Args),
     /// Write or update the signed yum repository under bundles/repo.
     Repo(repo::Args),
     /// build → binary → rpm → repo in one command.
     Release(release::Args),
+    /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
+    GpgKeygen(gpg_keygen::Args),
     /// The user's whole path on a systemd host: install, enable, mirror, upgrade, remove.
     E2e(e2e::Args),
     /// Run the whole test suite, installing the Debian packages it needs.
@@ -49,9 +53,11 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Build(args) => args.run(&sh),
         Command::Binary(args) => args.run(&sh),
+        Command::VerifyReproducible(args) => args.run(&sh),
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
+        Command::GpgKeygen(args) => args.run(&sh),
         Command::E2e(args) => args.run(&sh),
         Command::Test(args) => args.run(&sh),
         Command::Bench(args) => args.run(&sh),

@@ -1,0 +1,157 @@
+//! The build container: the OCI spec `cargo xtask binary` runs the compiler under (read-only
+//! image and sources, no network, writes only to the dev cache), and running it to completion.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::{
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec,
+};
+
+/// Fixed paths inside the build container. Every path the compiler sees is one of these, so the
+/// host's checkout, cache and toolchain locations never reach the binaries.
+pub mod paths {
+    pub const SOURCE: &str = "/src";
+    pub const VENDOR: &str = "/vendor";
+    pub const CACHE: &str = "/cache";
+    pub const TARGET_DIR: &str = "/cache/target";
+    pub const CARGO_HOME: &str = "/cache/cargo-home";
+    pub const TMP: &str = "/cache/tmp";
+}
+
+/// One read-only or read-write bind mount into the container.
+#[derive(Debug, Clone)]
+pub struct Bind {
+    pub host: PathBuf,
+    pub container: String,
+    pub writable: bool,
+}
+
+impl Bind {
+    pub fn read_only(host: &Path, container: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            container: container.to_owned(),
+            writable: false,
+        }
+    }
+
+    pub fn writable(host: &Path, container: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            container: container.to_owned(),
+            writable: true,
+        }
+    }
+}
+
+/// What to run and with what.
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    pub rootfs: PathBuf,
+    pub hostname: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub binds: Vec<Bind>,
+    /// Mount /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue and /sys (runc's defaults). Off for a
+    /// container whose rootfs must hold nothing but one binary.
+    pub system_mounts: bool,
+}
+
+/// The spec: the image as a read-only root, new mount, pid, uts, ipc and network namespaces (a
+/// network namespace with only a downed loopback: no network), /proc, a small /dev, the binds.
+pub fn spec(config: &ContainerConfig) -> Result<Spec> {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some(config.hostname.clone()));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(&config.rootfs)
+            .readonly(true)
+            .build()?,
+    ));
+    let mut process = ProcessBuilder::default()
+        .terminal(false)
+        .args(config.args.clone())
+        .env(config.env.clone())
+        .cwd(&config.cwd)
+        .build()?;
+    process.set_no_new_privileges(Some(true));
+    spec.set_process(Some(process));
+
+    let mut mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|mount| config.system_mounts && mount.destination() != Path::new("/sys/fs/cgroup"))
+        .collect();
+    for bind in &config.binds {
+        let mut options = vec!["rbind".to_owned(), "nosuid".to_owned(), "nodev".to_owned()];
+        options.push(if bind.writable { "rw" } else { "ro" }.to_owned());
+        mounts.push(
+            MountBuilder::default()
+                .destination(&bind.container)
+                .typ("bind")
+                .source(&bind.host)
+                .options(options)
+                .build()?,
+        );
+    }
+    spec.set_mounts(Some(mounts));
+
+    let namespaces = [
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Network,
+    ]
+    .into_iter()
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .collect::<std::result::Result<Vec<_>, _>>()?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_namespaces(Some(namespaces));
+    }
+    Ok(spec)
+}
+
+/// Runs the container described by `config` to completion with stdout and stderr going to
+/// `log`, and returns its exit code. `state_dir` holds the bundle while it runs.
+pub fn run(config: &ContainerConfig, state_dir: &Path, log: &File) -> Result<i32> {
+    let spec = spec(config)?;
+    let id = format!(
+        "berth-build-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default()
+    );
+    let bundle = state_dir.join(&id);
+    std::fs::create_dir_all(&bundle).with_context(|| format!("create {}", bundle.display()))?;
+    let result = run_bundle(&spec, &bundle, &id, state_dir, log);
+    let _ = std::fs::remove_dir_all(&bundle);
+    result
+}
+
+fn run_bundle(spec: &Spec, bundle: &Path, id: &str, state_dir: &Path, log: &File) -> Result<i32> {
+    let config = bundle.join("config.json");
+    std::fs::write(&config, serde_json::to_vec_pretty(spec)?)
+        .with_context(|| format!("write {}", config.display()))?;
+    let status = Command::new("runc")
+        .arg("--root")
+        .arg(state_dir.join("runc"))
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?)
+        .status()
+        .context("cannot start the build container")?;
+    Ok(status.code().unwrap_or(128))
+}

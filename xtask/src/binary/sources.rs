@@ -1,0 +1,141 @@
+//! What a build compiles from, gathered on the host before the container starts: the workspace
+//! version, the git commit and its time, and the dependency sources (`cargo fetch` + `cargo vendor`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use xshell::{cmd, Shell};
+
+use crate::build::host;
+use crate::build::store::Cache;
+
+/// The engine crates `cargo xtask binary` builds, and the binaries they produce.
+pub const PACKAGES: [&str; 3] = ["berth", "berthd", "berth-runtime"];
+
+/// The source being built.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// The workspace version (from Cargo.toml via cargo metadata).
+    pub version: String,
+    /// The short commit, with `-dirty` when tracked files have changes; "unknown" outside git.
+    pub commit: String,
+    /// The commit time (or $SOURCE_DATE_EPOCH when set), used as SOURCE_DATE_EPOCH in the build.
+    pub source_date_epoch: u64,
+}
+
+impl SourceInfo {
+    pub fn read(sh: &Shell, project_root: &Path) -> Result<Self> {
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .manifest_path(project_root.join("Cargo.toml"))
+            .no_deps()
+            .exec()
+            .context("cargo metadata failed")?;
+        let version = metadata
+            .packages
+            .iter()
+            .find(|package| package.name.as_str() == "berthd")
+            .map(|package| package.version.to_string())
+            .context("the workspace has no berthd package")?;
+        let _dir = sh.push_dir(project_root);
+        let head = cmd!(sh, "git rev-parse --short=12 HEAD")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok();
+        let commit = match &head {
+            Some(head) => {
+                let status = cmd!(sh, "git status --porcelain --untracked-files=no")
+                    .quiet()
+                    .read()
+                    .context("git status failed")?;
+                if status.trim().is_empty() {
+                    head.clone()
+                } else {
+                    format!("{head}-dirty")
+                }
+            }
+            None => "unknown".to_owned(),
+        };
+        let from_env = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let source_date_epoch = match (from_env, &head) {
+            (Some(value), _) => value
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH: {value:?} is not a number"))?,
+            (None, Some(_)) => cmd!(sh, "git log -1 --format=%ct HEAD")
+                .quiet()
+                .read()?
+                .trim()
+                .parse()
+                .context("git log gave no commit time")?,
+            (None, None) => bail!(
+                "{} is not a git checkout: set SOURCE_DATE_EPOCH for a reproducible build",
+                project_root.display()
+            ),
+        };
+        Ok(Self {
+            version,
+            commit,
+            source_date_epoch,
+        })
+    }
+}
+
+/// sha256 of Cargo.lock: names the vendored sources for that lock file.
+pub fn lock_hash(project_root: &Path) -> Result<String> {
+    let lock = project_root.join("Cargo.lock");
+    let bytes = std::fs::read(&lock).with_context(|| format!("read {}", lock.display()))?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+/// Makes sure the dependency sources of Cargo.lock are vendored in the cache and returns that
+/// directory: `cargo fetch --locked` (the host's network and registry cache) then
+/// `cargo vendor --locked --offline`, once per Cargo.lock.
+pub fn vendor(sh: &Shell, cache: &Cache, project_root: &Path) -> Result<PathBuf> {
+    let dir = cache.vendor_dir(&lock_hash(project_root)?);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let _lock = cache.lock()?;
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    host::require_free_space(&cache.root, 1024)?;
+    let _dir = sh.push_dir(project_root);
+    eprintln!(
+        "==> cargo fetch --locked, cargo vendor into {}",
+        dir.display()
+    );
+    cmd!(sh, "cargo fetch --locked").quiet().run().context(
+        "cargo fetch --locked failed (is Cargo.lock up to date, and crates.io reachable?)",
+    )?;
+    let partial = dir.with_extension("partial");
+    host::remove_tree(&partial)?;
+    cmd!(
+        sh,
+        "cargo vendor --locked --offline --versioned-dirs --quiet {partial}"
+    )
+    .quiet()
+    .ignore_stdout()
+    .run()
+    .context("cargo vendor failed")?;
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("rename {} to {}", partial.display(), dir.display()))?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_version_and_commit_are_read() {
+        let sh = Shell::new().expect("shell");
+        let info = SourceInfo::read(&sh, &crate::util::project_root()).expect("source info");
+        assert!(info.version.split('.').count() == 3, "{}", info.version);
+        assert!(info.commit.len() >= 12, "{}", info.commit);
+        assert!(info.source_date_epoch > 1_600_000_000);
+    }
+}
