@@ -79,10 +79,11 @@ impl<'a> Session<'a> {
         let repo = point_at(&template, &base);
         check("berth.repo's enabled stable channel has gpgcheck=1 and repo_gpgcheck=1");
         verify_stable_section(&repo)?;
-        host.write_file("/etc/yum.repos.d/berth.repo", repo.as_bytes())?;
-        // Debian's dnf cannot guess $releasever from an rpmdb without a system-release package.
-        host.must(&["mkdir", "-p", "/etc/dnf/vars"])?;
+        // What an EL host has and Debian's dnf lacks: the repo dir, and a $releasever (dnf
+        // cannot guess it from an rpmdb without a system-release package).
+        host.must(&["mkdir", "-p", "/etc/yum.repos.d", "/etc/dnf/vars"])?;
         host.write_file("/etc/dnf/vars/releasever", b"7\n")?;
+        host.write_file("/etc/yum.repos.d/berth.repo", repo.as_bytes())?;
         host.must(&[
             "curl",
             "-fsS",

@@ -61,6 +61,10 @@ pub struct Args {
     /// Where the host rootfs and the private Docker daemon's data are cached between runs.
     #[arg(long, env = "BERTH_E2E_CACHE", default_value = "/var/cache/berth-e2e")]
     pub cache_dir: PathBuf,
+    /// With --skip-build: the armored secret key the repo in bundles/ was signed with, needed
+    /// to publish N+1 in the upgrade step.
+    #[arg(long, value_name = "FILE")]
+    pub gpg_key: Option<PathBuf>,
     /// Debian mirror for debootstrap (default: the first bookworm source apt uses here).
     #[arg(long)]
     pub mirror: Option<String>,
