@@ -32,12 +32,21 @@ async fn main() {
     let store = Store::open(root, driver).unwrap_or_else(|e| fail(e));
     let (progress, _events) = tokio::sync::mpsc::unbounded_channel();
     let started = Instant::now();
-    let report = pull_with_report(&store, &RegistryConfig::default(), &reference, &PullOptions::default(), &progress)
-        .await
-        .unwrap_or_else(|e| fail(e));
+    let report = pull_with_report(
+        &store,
+        &RegistryConfig::default(),
+        &reference,
+        &PullOptions::default(),
+        &progress,
+    )
+    .await
+    .unwrap_or_else(|e| fail(e));
     let wall = started.elapsed().as_secs_f64();
     let extract = report.extract_time.as_secs_f64();
-    let layers = store.image(&report.image_id).map(|r| r.layers.len()).unwrap_or(0);
+    let layers = store
+        .image(&report.image_id)
+        .map(|r| r.layers.len())
+        .unwrap_or(0);
     println!(
         "{}",
         serde_json::json!({

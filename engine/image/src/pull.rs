@@ -435,6 +435,14 @@ async fn download_blob(
         hasher: Sha256::new(),
         written: 0,
     };
+    layer(
+        progress,
+        short,
+        LayerStatus::Downloading {
+            current: 0,
+            total: descriptor.size,
+        },
+    );
     let mut attempt = 1;
     let result = loop {
         match fetch_into(session, descriptor, &mut partial, progress).await {

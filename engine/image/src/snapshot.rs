@@ -262,7 +262,8 @@ impl Store {
 }
 
 /// Applies one overlay2-format diff onto a plain directory tree, as overlay would show it:
-/// a 0/0 character device deletes, an opaque directory replaces the one below.
+/// a 0/0 character device deletes, an opaque directory replaces the one below. Hardlinks
+/// inside a layer become separate copies.
 pub fn apply_diff(diff: &Path, dest: &Path) -> Result<()> {
     for entry in fs::read_dir(diff).at("list", diff)? {
         let entry = entry.at("list", diff)?;

@@ -447,3 +447,66 @@ fn storage_driver_errors_are_clear() {
     );
     vfs.expect("vfs works anywhere");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_run_in_parallel_within_the_limit() {
+    let registry = Registry::start();
+    let layers: Vec<Vec<u8>> = (0..5u32)
+        .map(|i| {
+            let data: Vec<u8> = (0..(256u32 << 10))
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
+                .collect();
+            tar_layer(&[Entry::File(format!("l{i}"), data, 0o644)])
+        })
+        .collect();
+    let image = TestImage::with_compression(&layers, "amd64", |t| t.to_vec());
+    Uploader::new(&registry.url())
+        .image("library/par", "latest", &image)
+        .await;
+    for limit in [2usize, 5] {
+        let port = throttling_proxy(
+            registry.port,
+            32 * 1024,
+            std::time::Duration::from_millis(10),
+        )
+        .await;
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/library/par")).unwrap();
+        let (_dir, store) = store();
+        let (tx, mut rx) = channel();
+        let config = RegistryConfig::default()
+            .with_max_concurrent_downloads(limit)
+            .unwrap();
+        pull(&store, &config, &reference, &PullOptions::default(), &tx)
+            .await
+            .expect("pull");
+        // Replay the events: a layer downloads from its first Downloading to Download complete.
+        let mut active = std::collections::BTreeSet::new();
+        let mut max_active = 0;
+        let mut waiting = 0;
+        while let Ok(event) = rx.try_recv() {
+            if let berth_image::ProgressEvent::Layer { id, status } = event {
+                match status {
+                    berth_image::LayerStatus::Downloading { .. } => {
+                        active.insert(id);
+                    }
+                    berth_image::LayerStatus::DownloadComplete => {
+                        active.remove(&id);
+                    }
+                    berth_image::LayerStatus::Waiting => waiting += 1,
+                    _ => {}
+                }
+                max_active = max_active.max(active.len());
+            }
+        }
+        if limit == 2 {
+            assert_eq!(
+                max_active, 2,
+                "max-concurrent-downloads 2 not respected or not used"
+            );
+            assert_eq!(waiting, 3);
+        } else {
+            assert!(max_active > 2, "downloads did not overlap: {max_active}");
+            assert_eq!(waiting, 0);
+        }
+    }
+}

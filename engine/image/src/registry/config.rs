@@ -317,6 +317,21 @@ mod tests {
         let other = c.endpoints(&Reference::parse("quay.io/a/b").unwrap());
         assert_eq!(other.len(), 1);
         assert_eq!(other[0].base.as_str(), "https://quay.io/");
+        let remote_http = RegistryConfig::new(&["http://mirror.lan:5000".into()], &[]).unwrap();
+        let endpoints = remote_http.endpoints(&Reference::parse("busybox").unwrap());
+        let err = endpoints[0].check_scheme().unwrap_err().to_string();
+        assert!(
+            err.contains("http://mirror.lan:5000/") && err.contains("insecure-registries"),
+            "{err}"
+        );
+        let allowed = RegistryConfig::new(
+            &["http://mirror.lan:5000".into()],
+            &["mirror.lan:5000".into()],
+        )
+        .unwrap();
+        assert!(allowed.endpoints(&Reference::parse("busybox").unwrap())[0]
+            .check_scheme()
+            .is_ok());
         let local = c.endpoints(&Reference::parse("127.0.0.1:5000/a").unwrap());
         assert_eq!(
             local.iter().map(|e| e.base.scheme()).collect::<Vec<_>>(),

@@ -16,6 +16,8 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1";
+/// Manifests larger than this are refused (Docker's limit is 4 MiB too).
+const MANIFEST_MAX: u64 = 4 << 20;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
@@ -163,6 +165,11 @@ pub(crate) async fn fetch(session: &Session, selector: &str) -> Result<Fetched> 
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if response.content_length().is_some_and(|n| n > MANIFEST_MAX) {
+        return Err(session.error(format!(
+            "manifest {selector} is larger than {MANIFEST_MAX} bytes"
+        )));
+    }
     let bytes = response
         .bytes()
         .await
@@ -173,6 +180,11 @@ pub(crate) async fn fetch(session: &Session, selector: &str) -> Result<Fetched> 
             ))
         })?
         .to_vec();
+    if bytes.len() as u64 > MANIFEST_MAX {
+        return Err(session.error(format!(
+            "manifest {selector} is larger than {MANIFEST_MAX} bytes"
+        )));
+    }
     let digest = Digest::of(&bytes);
     let what = format!("manifest {}:{selector}", session.repo);
     if let Ok(expected) = Digest::parse(selector) {

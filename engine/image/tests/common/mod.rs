@@ -2,6 +2,8 @@
 //! in-process from tar layers, and a raw registry uploader independent of berth's push.
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -463,7 +465,6 @@ pub async fn throttling_proxy(target: u16, chunk: usize, pause: Duration) -> u16
     });
     port
 }
-pub mod docker;
 
 /// A TCP proxy to `target` that drops the connection carrying the `cut_after`-th response
 /// byte (once) and notes whether any request asked for a byte Range.
