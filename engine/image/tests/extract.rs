@@ -271,3 +271,66 @@ fn zstd_and_plain_layers_hash_to_the_same_diff_id() {
         assert_eq!(std::fs::read(dir.path().join("z")).unwrap(), vec![1; 10000]);
     }
 }
+
+const DEVICE_CHILD_ENV: &str = "BERTH_IMAGE_DEVICE_CHILD";
+
+/// Runs only as the child of `device_nodes_need_real_root`, inside a user namespace.
+#[test]
+fn device_child() {
+    let Ok(dest) = std::env::var(DEVICE_CHILD_ENV) else {
+        return;
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_path("null").unwrap();
+    header.set_entry_type(tar::EntryType::Char);
+    header.set_device_major(1).unwrap();
+    header.set_device_minor(3).unwrap();
+    header.set_mode(0o666);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_size(0);
+    header.set_cksum();
+    builder.append(&header, std::io::empty()).unwrap();
+    let plain = tar_layer(&[Entry::File("file".into(), b"ok".to_vec(), 0o644)]);
+    let mut a = tar::Archive::new(plain.as_slice());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let h = e.header().clone();
+        builder.append(&h, &mut e).unwrap();
+    }
+    let layer = builder.into_inner().unwrap();
+    extract_layer(layer.as_slice(), Path::new(&dest)).expect("extract in user namespace");
+}
+
+#[test]
+fn device_nodes_need_real_root() {
+    require_tool("unshare");
+    // As real root the device node is created.
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["device_child", "--exact", "--test-threads=1"])
+        .env(DEVICE_CHILD_ENV, dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let meta = std::fs::symlink_metadata(dir.path().join("null")).expect("device created as root");
+    assert!(meta.file_type().is_char_device() && meta.rdev() == nix::sys::stat::makedev(1, 3));
+
+    // As root of a user namespace it is skipped, and the rest of the layer still extracts.
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["device_child", "--exact", "--test-threads=1"])
+        .env(DEVICE_CHILD_ENV, dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "extraction in a user namespace failed");
+    assert!(
+        !dir.path().join("null").exists(),
+        "device node created without real root"
+    );
+    assert_eq!(std::fs::read(dir.path().join("file")).unwrap(), b"ok");
+}
