@@ -48,6 +48,8 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    // xtask is the init binary of the build containers it runs (see binary::container).
+    berth_runtime::init_hook();
     let cli = Cli::parse();
     let sh = util::project_shell()?;
     match cli.command {

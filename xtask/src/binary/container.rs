@@ -2,13 +2,13 @@
 //! image and sources, no network, writes only to the dev cache), and running it to completion.
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
+use berth_runtime::{Bundle, CreateOptions, Runtime};
 use oci_spec::runtime::{
-    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
-    Spec,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, RootBuilder, Spec,
 };
 
 /// Fixed paths inside the build container. Every path the compiler sees is one of these, so the
@@ -65,7 +65,7 @@ pub struct ContainerConfig {
 /// The spec: the image as a read-only root, new mount, pid, uts, ipc and network namespaces (a
 /// network namespace with only a downed loopback: no network), /proc, a small /dev, the binds.
 pub fn spec(config: &ContainerConfig) -> Result<Spec> {
-    let mut spec = Spec::default();
+    let mut spec = berth_runtime::default_spec();
     spec.set_hostname(Some(config.hostname.clone()));
     spec.set_root(Some(
         RootBuilder::default()
@@ -73,14 +73,15 @@ pub fn spec(config: &ContainerConfig) -> Result<Spec> {
             .readonly(true)
             .build()?,
     ));
-    let mut process = ProcessBuilder::default()
-        .terminal(false)
-        .args(config.args.clone())
-        .env(config.env.clone())
-        .cwd(&config.cwd)
-        .build()?;
+    let process = spec
+        .process_mut()
+        .as_mut()
+        .context("the default spec has no process")?;
+    process.set_terminal(Some(false));
+    process.set_args(Some(config.args.clone()));
+    process.set_env(Some(config.env.clone()));
+    process.set_cwd(PathBuf::from(&config.cwd));
     process.set_no_new_privileges(Some(true));
-    spec.set_process(Some(process));
 
     let mut mounts: Vec<Mount> = spec
         .mounts()
@@ -119,39 +120,45 @@ pub fn spec(config: &ContainerConfig) -> Result<Spec> {
     Ok(spec)
 }
 
-/// Runs the container described by `config` to completion with stdout and stderr going to
-/// `log`, and returns its exit code. `state_dir` holds the bundle while it runs.
+/// berth_runtime's state root for build containers: short, because the runtime's sockets live
+/// below it and unix socket paths are limited to 108 bytes.
+const RUNTIME_ROOT: &str = "/run/berth-build";
+
+/// Runs the container described by `config` through berth_runtime to completion, with stdin
+/// from /dev/null and stdout and stderr going to `log`, and returns its exit code.
+/// `state_dir` holds the bundle while it runs; the runtime's own state is under `RUNTIME_ROOT`.
+///
+/// The calling binary is the container's init, so its `main` must call
+/// `berth_runtime::init_hook()` first (xtask's does).
 pub fn run(config: &ContainerConfig, state_dir: &Path, log: &File) -> Result<i32> {
     let spec = spec(config)?;
     let id = format!(
-        "berth-build-{}-{}",
+        "build-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_nanos())
+            .map(|elapsed| elapsed.subsec_nanos())
             .unwrap_or_default()
     );
-    let bundle = state_dir.join(&id);
-    std::fs::create_dir_all(&bundle).with_context(|| format!("create {}", bundle.display()))?;
-    let result = run_bundle(&spec, &bundle, &id, state_dir, log);
-    let _ = std::fs::remove_dir_all(&bundle);
+    let bundle_dir = state_dir.join("bundles").join(&id);
+    std::fs::create_dir_all(&bundle_dir)
+        .with_context(|| format!("create {}", bundle_dir.display()))?;
+    let result = run_bundle(spec, &bundle_dir, &id, log);
+    let _ = std::fs::remove_dir_all(&bundle_dir);
     result
 }
 
-fn run_bundle(spec: &Spec, bundle: &Path, id: &str, state_dir: &Path, log: &File) -> Result<i32> {
-    let config = bundle.join("config.json");
-    std::fs::write(&config, serde_json::to_vec_pretty(spec)?)
-        .with_context(|| format!("write {}", config.display()))?;
-    let status = Command::new("runc")
-        .arg("--root")
-        .arg(state_dir.join("runc"))
-        .args(["run", "--bundle"])
-        .arg(bundle)
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?)
-        .status()
-        .context("cannot start the build container")?;
-    Ok(status.code().unwrap_or(128))
+fn run_bundle(spec: Spec, bundle_dir: &Path, id: &str, log: &File) -> Result<i32> {
+    let bundle = Bundle::new(bundle_dir, spec).context("the build container's spec")?;
+    let runtime = Runtime::new(RUNTIME_ROOT);
+    let options = CreateOptions {
+        stdin: Some(OwnedFd::from(File::open("/dev/null")?)),
+        stdout: Some(OwnedFd::from(log.try_clone()?)),
+        stderr: Some(OwnedFd::from(log.try_clone()?)),
+        ..CreateOptions::default()
+    };
+    let status = runtime
+        .run(id, &bundle, options)
+        .with_context(|| format!("berth_runtime could not run the container {id}"))?;
+    Ok(status.code())
 }

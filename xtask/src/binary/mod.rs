@@ -111,8 +111,10 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
         })?;
         checks::check_static(&path, &bytes)?;
     }
-    output::write_bundle(root, &built, &image, &source, &log_path)
-        .map_err(|err| host::name_disk_full(err, &root.join("bundles")))
+    let output = output::write_bundle(root, &built, &image, &source, &log_path)
+        .map_err(|err| host::name_disk_full(err, &root.join("bundles")))?;
+    checks::check_binaries(&output.binary_dir)?;
+    Ok(output)
 }
 
 /// The container that runs `cargo build` for the engine binaries.

@@ -1,0 +1,98 @@
+//! The `cargo xtask binary` and `cargo xtask verify-reproducible` stages, run for real as root:
+//! the build image, the build container (berth_runtime), the static and empty-rootfs checks and
+//! the bundles/ layout. These build the engine, so they take minutes on a cold cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+const BINARIES: [&str; 3] = ["berth", "berthd", "berth-runtime"];
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn xtask(args: &[&str]) -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "these tests run as root: use `cargo xtask test`"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("CI", "1")
+        .output()
+        .expect("run xtask");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "xtask {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `cargo xtask binary` writes bundles/<version>/binary with checksums, build-info.json and
+/// bundles/latest; the stage itself fails unless every binary is static (no PT_INTERP, no
+/// DT_NEEDED) and prints its version in a container whose rootfs holds only that binary.
+#[test]
+fn binary_stage_produces_the_bundles_layout() {
+    let stdout = xtask(&["binary"]);
+    let binary_dir = PathBuf::from(stdout.trim());
+    let bundles = project_root().join("bundles");
+    let version_dir = binary_dir.parent().expect("bundles/<version>");
+    let version = version_dir
+        .file_name()
+        .expect("version")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(version_dir.parent(), Some(bundles.as_path()));
+    assert_eq!(
+        std::fs::read_link(bundles.join("latest")).expect("latest"),
+        Path::new(&version)
+    );
+
+    let info: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(version_dir.join("build-info.json")).expect("build-info.json"),
+    )
+    .expect("build-info.json is JSON");
+    assert_eq!(info["version"], version.as_str());
+    assert_eq!(info["target"], "x86_64-unknown-linux-gnu");
+    assert!(
+        info["build_image"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{info}"
+    );
+    assert!(
+        info["rustc"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("rustc 1.")),
+        "{info}"
+    );
+    assert!(
+        info["source_date_epoch"]
+            .as_u64()
+            .is_some_and(|t| t > 1_600_000_000),
+        "{info}"
+    );
+    assert!(
+        info["commit"].as_str().is_some_and(|c| c.len() >= 12),
+        "{info}"
+    );
+
+    for name in BINARIES {
+        let bytes = std::fs::read(binary_dir.join(name)).expect("binary");
+        let sum = std::fs::read_to_string(binary_dir.join(format!("{name}.sha256"))).expect("sum");
+        assert_eq!(
+            sum,
+            format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)))
+        );
+        assert_eq!(&bytes[..4], b"\x7fELF", "{name} is an ELF file");
+    }
+
+    // Nothing changed: the second run is a no-op build with identical output.
+    let again = xtask(&["binary"]);
+    assert_eq!(again, stdout);
+}
