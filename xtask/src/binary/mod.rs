@@ -94,9 +94,17 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
     }
     host::require_free_space(&dev_cache, BUILD_MIB)?;
 
+    // Held from compiling to copying out, so a parallel build using the same dev cache cannot
+    // relink the binaries while this one reads them.
+    let _dev_cache_lock = host::lock_exclusive(&dev_cache.join(".lock"))?;
     let config = compile_config(&image, &source, root, &vendor, &dev_cache);
+    // One log per run (parallel runs may share a dev cache); a successful run's log becomes
+    // logs/cargo-build.log, a failed one stays where the error message says.
+    let run_log = dev_cache.join(format!("logs/cargo-build-{}.log", std::process::id()));
+    compile(&config, &dev_cache, &run_log)?;
     let log_path = dev_cache.join("logs/cargo-build.log");
-    compile(&config, &dev_cache, &log_path)?;
+    std::fs::rename(&run_log, &log_path)
+        .with_context(|| format!("rename {} to {}", run_log.display(), log_path.display()))?;
 
     let target = &image.definition.toolchain.target;
     let built = dev_cache.join("target").join(target).join("release");

@@ -115,6 +115,19 @@ fn c_path(path: &Path) -> Result<CString> {
         .with_context(|| format!("path has a NUL byte: {}", path.display()))
 }
 
+/// Takes an exclusive flock on `path` (created if missing), waiting for it; held until the
+/// returned file is dropped.
+pub fn lock_exclusive(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own; it blocks until the lock is free.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("lock {}", path.display()));
+    }
+    Ok(file)
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no parent directory")?;

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -93,14 +92,7 @@ impl Cache {
     /// Takes the cache's exclusive lock (held until the returned file is dropped), so parallel
     /// builds do not make the same image twice or prune under each other.
     pub fn lock(&self) -> Result<File> {
-        let path = self.root.join(".lock");
-        let file = File::create(&path).with_context(|| format!("create {}", path.display()))?;
-        // SAFETY: flock on a file descriptor we own; it blocks until the lock is free.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("lock {}", path.display()));
-        }
-        Ok(file)
+        super::host::lock_exclusive(&self.root.join(".lock"))
     }
 
     /// The manifests of every finished image, by digest.
