@@ -48,6 +48,7 @@ mod console;
 mod container;
 mod error;
 mod fsutil;
+mod logger;
 mod namespaces;
 mod process;
 mod rlimits;
@@ -64,6 +65,7 @@ use std::sync::OnceLock;
 
 pub use container::{Container, CreateOptions, ExitStatus};
 pub use error::{Error, Result};
+pub use logger::Logger;
 pub use oci_spec;
 pub use process::init::init_hook;
 pub use signal::{parse_signal, Signal};

@@ -14,6 +14,8 @@ use crate::fsutil;
 const STATE_FILE: &str = "state.json";
 /// The socket the waiting init listens on until `start`.
 pub(crate) const START_SOCKET: &str = "start.sock";
+/// An empty file `start` creates: cheaper than rewriting (and fsyncing) state.json.
+pub(crate) const STARTED_MARKER: &str = "started";
 
 /// The lifecycle status of a container, as in the runtime spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +80,8 @@ pub(crate) struct Record {
     pub created: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
+    /// Set from the `started` marker when loading.
+    #[serde(skip)]
     pub started: bool,
     /// Whether init has a pid namespace of its own (killing it then kills everything).
     pub own_pid_namespace: bool,
@@ -98,10 +102,12 @@ impl Record {
             }
             Err(err) => return Err(err).ctx(|| format!("reading {}", path.display())),
         };
-        serde_json::from_slice(&text).map_err(|err| Error::Io {
+        let mut record: Record = serde_json::from_slice(&text).map_err(|err| Error::Io {
             context: format!("reading {}", path.display()),
             source: err.into(),
-        })
+        })?;
+        record.started |= state_dir.join(STARTED_MARKER).exists();
+        Ok(record)
     }
 
     pub fn save(&self, state_dir: &Path) -> Result<()> {

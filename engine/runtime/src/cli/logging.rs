@@ -1,44 +1,28 @@
-//! Subscriber setup, in one place: text or JSON, to `--log FILE` (appended) or stderr, at
+//! Subscriber setup, in one place: text or JSON lines, to `--log FILE` (appended) or stderr, at
 //! debug level with `--debug` and warnings otherwise.
 
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
 
 use anyhow::Context;
-use tracing_subscriber::filter::LevelFilter;
+use berth_runtime::Logger;
+use tracing::Level;
 
 use super::LogFormat;
 
 pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> anyhow::Result<()> {
-    let level = if debug {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::WARN
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
-    match (log, format) {
-        (Some(path), format) => {
-            let file = OpenOptions::new()
+    let level = if debug { Level::DEBUG } else { Level::WARN };
+    let out: Box<dyn Write + Send> = match log {
+        Some(path) => Box::new(
+            OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("--log {}", path.display()))?;
-            let builder = builder.with_ansi(false).with_writer(Mutex::new(file));
-            if format == LogFormat::Json {
-                builder.json().flatten_event(true).init();
-            } else {
-                builder.init();
-            }
-        }
-        (None, LogFormat::Json) => builder
-            .with_writer(std::io::stderr)
-            .json()
-            .flatten_event(true)
-            .init(),
-        (None, LogFormat::Text) => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
+                .with_context(|| format!("--log {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stderr()),
+    };
+    let logger = Logger::new(level, format == LogFormat::Json, out);
+    tracing::subscriber::set_global_default(logger).context("installing the logger")
 }

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 
 use super::validate_id;
 use crate::error::{Context, Error, Result};
-use crate::state::{Record, Status, START_SOCKET};
+use crate::state::{Record, Status, STARTED_MARKER, START_SOCKET};
 use crate::Runtime;
 
 impl Runtime {
@@ -14,7 +14,7 @@ impl Runtime {
     pub fn start(&self, id: &str) -> Result<()> {
         validate_id(id)?;
         let state_dir = self.root.join(id);
-        let mut record = Record::load(&state_dir, id)?;
+        let record = Record::load(&state_dir, id)?;
         let status = record.status();
         if status != Status::Created {
             return Err(Error::InvalidStatus {
@@ -26,8 +26,8 @@ impl Runtime {
         let socket = state_dir.join(START_SOCKET);
         let mut stream =
             UnixStream::connect(&socket).ctx(|| format!("connecting to {}", socket.display()))?;
-        record.started = true;
-        record.save(&state_dir)?;
+        let marker = state_dir.join(STARTED_MARKER);
+        std::fs::File::create(&marker).ctx(|| format!("creating {}", marker.display()))?;
         let _ = std::fs::remove_file(&socket);
         stream
             .write_all(b"s")
