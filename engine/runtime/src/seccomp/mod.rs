@@ -32,13 +32,19 @@ fn action(action: LinuxSeccompAction, errno: Option<u32>) -> u32 {
 /// Compiles a profile. Syscall names unknown to this architecture are skipped (as runc does).
 pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
     let mut asm = Assembler::default();
-    let bad_arch = asm.label();
+    // Foreign architectures and (on x86_64) x32 syscalls, which carry bit 30 and would bypass
+    // rules written for native numbers, are killed. Kept at the top: BPF jumps reach 255.
+    let native_arch = asm.label();
     asm.load(OFFSET_ARCH);
-    asm.jump(JEQ_K, syscalls::AUDIT_ARCH, Target::Next, bad_arch);
+    asm.jump(JEQ_K, syscalls::AUDIT_ARCH, native_arch, Target::Next);
+    asm.ret(RET_KILL_PROCESS);
+    asm.bind(native_arch);
     asm.load(OFFSET_NR);
     if cfg!(target_arch = "x86_64") {
-        // x32 syscalls carry bit 30; they would bypass a filter written for x86_64 numbers.
-        asm.jump(JGE_K, 0x4000_0000, bad_arch, Target::Next);
+        let native_call = asm.label();
+        asm.jump(JGE_K, 0x4000_0000, Target::Next, native_call);
+        asm.ret(RET_KILL_PROCESS);
+        asm.bind(native_call);
     }
     for (index, rule) in profile.syscalls().iter().flatten().enumerate() {
         let ret = action(rule.action(), rule.errno_ret());
@@ -72,8 +78,6 @@ pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
         profile.default_action(),
         profile.default_errno_ret(),
     ));
-    asm.bind(bad_arch);
-    asm.ret(RET_KILL_PROCESS);
     asm.finish().map(Filter)
 }
 

@@ -153,3 +153,50 @@ fn errno_and_default_errno_are_honoured() {
         0x0005_0026
     );
 }
+
+#[test]
+fn large_profiles_compile_and_every_rule_is_reached() {
+    let names: Vec<String> = syscalls_for_test().into_iter().map(str::to_owned).collect();
+    let rule = LinuxSyscallBuilder::default()
+        .names(names.clone())
+        .action(LinuxSeccompAction::ScmpActAllow)
+        .build()
+        .unwrap();
+    let profile = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActErrno)
+        .syscalls(vec![rule])
+        .build()
+        .unwrap();
+    let filter = compile(&profile).unwrap();
+    assert!(filter.0.len() > 300);
+    let last = syscalls::number(names.last().unwrap()).unwrap();
+    assert_eq!(run(&filter.0, syscalls::AUDIT_ARCH, last, [0; 6]), ALLOW);
+    assert_eq!(run(&filter.0, 0x4000_0003, last, [0; 6]), RET_KILL_PROCESS);
+}
+
+fn syscalls_for_test() -> Vec<&'static str> {
+    [
+        "read",
+        "write",
+        "openat",
+        "close",
+        "mmap",
+        "munmap",
+        "brk",
+        "execve",
+        "exit_group",
+        "clone",
+        "wait4",
+        "kill",
+        "getpid",
+        "mkdirat",
+        "unlinkat",
+        "fstat",
+        "lseek",
+        "dup",
+    ]
+    .into_iter()
+    .cycle()
+    .take(200)
+    .collect()
+}
