@@ -298,3 +298,118 @@ fn version_names_the_build() {
         "{text}"
     );
 }
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+    let bundle = TestBundle::new(&["sh", "-c", script]);
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let out_path = bundle.path().join("out");
+    let out = fs::File::create(&out_path).unwrap();
+    let mut child = Command::new(runtime_binary())
+        .arg("--root")
+        .arg(root.path())
+        .args([
+            "run",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &unique_id("sig"),
+        ])
+        .stdout(out)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fs::read_to_string(&out_path).unwrap().contains("ready") {
+        assert!(Instant::now() < deadline, "container never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert_eq!(fs::read_to_string(&out_path).unwrap(), "ready\ngot TERM\n");
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    use std::io::{IoSliceMut, Read};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::net::UnixListener;
+
+    let mut bundle = TestBundle::new(&["sh", "-c", "tty; echo through the pty"]);
+    bundle.process_mut().set_terminal(Some(true));
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let socket_path = bundle.path().join("console.sock");
+    let listener = UnixListener::bind(&socket_path).unwrap();
+    let id = unique_id("tty");
+    let args: Vec<String> = [
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        "--console-socket",
+        socket_path.to_str().unwrap(),
+        &id,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let root_path = root.path().to_owned();
+    let creator = std::thread::spawn(move || cli(&root_path, &refs(&args)));
+    let (stream, _) = listener.accept().unwrap();
+    let mut name = [0u8; 256];
+    let mut iov = [IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let message = nix::sys::socket::recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let master = message
+        .cmsgs()
+        .unwrap()
+        .find_map(|cmsg| match cmsg {
+            nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("no fd received");
+    let mut master = fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+    let created = creator.join().unwrap();
+    assert!(created.status.success(), "create: {}", stderr(&created));
+    assert!(cli(root.path(), &["start", &id]).status.success());
+    let mut output = Vec::new();
+    let _ = master.read_to_end(&mut output); // ends with EIO once the slave closes
+    let output = String::from_utf8_lossy(&output);
+    assert!(output.contains("/dev/pts/0"), "{output}");
+    assert!(output.contains("through the pty"), "{output}");
+    assert!(cli(root.path(), &["delete", "--force", &id])
+        .status
+        .success());
+}
+
+#[test]
+fn json_log_lines_name_the_error() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("log.json");
+    let output = cli(
+        root.path(),
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "start",
+            "no-such-container",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"].as_str().unwrap().contains("no-such-container"),
+        "{line}"
+    );
+}
