@@ -61,11 +61,12 @@ pub struct BuildSettings {
     pub arch: String,
     /// SOURCE_DATE_EPOCH: build time, file mtimes, changelog and signature time.
     pub source_date: u32,
-    /// The crates linked into each binary, by binary name; they give the License tag and the
-    /// `bundled(crate(NAME)) = VERSION` provides of the package shipping that binary.
+    /// The third-party crates linked into each binary, by binary name; they give the
+    /// `bundled(crate(NAME)) = VERSION` provides and, with `project_license`, the License tag
+    /// of the package shipping that binary.
     pub crates_by_binary: BTreeMap<String, Vec<CrateInfo>>,
-    /// The License of a package that ships no binary.
-    pub fallback_license: String,
+    /// The license of berth's own code (the workspace license), part of every License tag.
+    pub project_license: String,
     /// The text of the changelog entry for this version.
     pub changelog: String,
     /// xz level (0-9); lower is faster.
@@ -80,7 +81,7 @@ impl BuildSettings {
             arch: "x86_64".to_string(),
             source_date,
             crates_by_binary: BTreeMap::new(),
-            fallback_license: "Apache-2.0".to_string(),
+            project_license: "Apache-2.0".to_string(),
             changelog: "- Release built by cargo xtask rpm".to_string(),
             xz_level: 2,
         }
@@ -112,22 +113,23 @@ pub fn build_package(
             }
         }
     }
-    let license = if crates.is_empty() {
-        settings.fallback_license.clone()
-    } else {
-        let infos: Vec<CrateInfo> = crates
-            .iter()
-            .map(|((name, version), license)| CrateInfo {
-                name: name.clone(),
-                version: version.clone(),
-                license: license.clone(),
-            })
-            .collect();
-        spdx_and(&infos).map_err(|message| BuildError::Invalid {
-            package: package.clone(),
-            message,
-        })?
-    };
+    let mut license_terms: Vec<CrateInfo> = crates
+        .iter()
+        .map(|((name, version), license)| CrateInfo {
+            name: name.clone(),
+            version: version.clone(),
+            license: license.clone(),
+        })
+        .collect();
+    license_terms.push(CrateInfo {
+        name: def.name.clone(),
+        version: settings.version.version.clone(),
+        license: Some(settings.project_license.clone()),
+    });
+    let license = spdx_and(&license_terms).map_err(|message| BuildError::Invalid {
+        package: package.clone(),
+        message,
+    })?;
 
     let config = rpm::BuildConfig::v4()
         .compression(rpm::CompressionWithLevel::Xz(settings.xz_level))

@@ -19,7 +19,7 @@ use pgp::types::{KeyDetails, Password};
 #[non_exhaustive]
 pub enum SigningError {
     #[error("{path}: {source}")]
-    Read {
+    Io {
         path: String,
         #[source]
         source: std::io::Error,
@@ -51,7 +51,7 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Reads an armored secret key file.
     pub fn load(path: &Path) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SigningError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| SigningError::Io {
             path: path.display().to_string(),
             source,
         })?;
@@ -109,6 +109,15 @@ impl SigningKey {
         public
             .to_armored_string(ArmorOptions::default())
             .map_err(|e| SigningError::Pgp(e.to_string()))
+    }
+
+    /// Writes the armored public key to `path` (e.g. `gpg` at the repository root), atomically.
+    pub fn write_public_key(&self, path: &Path) -> Result<(), SigningError> {
+        let public = self.public_armored()?;
+        crate::fsutil::write_atomic(path, public.as_bytes()).map_err(|source| SigningError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// The key's fingerprint in upper-case hex.

@@ -291,7 +291,7 @@ fn rpmlint_reports_no_errors() {
     require_tool("rpmlint");
     require_tool("rpm");
     let dir = tempfile::tempdir().unwrap();
-    let sources = stand_in_sources(dir.path());
+    let sources = stand_in_sources_elf(dir.path());
     let key = test_key();
     let rpms = build_both(
         &sources,

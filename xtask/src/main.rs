@@ -7,6 +7,7 @@ mod bench;
 mod binary;
 mod build;
 mod e2e;
+mod gpg_keygen;
 mod release;
 mod repo;
 mod rpm;
@@ -39,6 +40,8 @@ enum Command {
     Release(release::Args),
     /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
     GpgKeygen(gpg_keygen::Args),
+    /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
+    GpgKeygen(gpg_keygen::Args),
     /// The user's whole path on a systemd host: install, enable, mirror, upgrade, remove.
     E2e(e2e::Args),
     /// Run the whole test suite, installing the Debian packages it needs.
@@ -59,6 +62,7 @@ fn main() -> Result<()> {
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
+        Command::GpgKeygen(args) => args.run(&sh),
         Command::GpgKeygen(args) => args.run(&sh),
         Command::E2e(args) => args.run(&sh),
         Command::Test(args) => args.run(&sh),

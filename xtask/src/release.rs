@@ -1,13 +1,89 @@
-//! `cargo xtask release`: the whole release: build, binary, rpm and repo.
+//! `cargo xtask release`: build → binary → rpm → repo in one command, then prints where
+//! everything is.
 
-use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+use anyhow::Result;
 use xshell::Shell;
 
+use crate::binary::{build_binaries, BuildOptions};
+
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Armored RSA secret key; without one the release is unsigned (gpgcheck=0).
+    #[arg(long, env = "BERTH_GPG_KEY_FILE")]
+    pub gpg_key: Option<PathBuf>,
+    /// Repository channel: stable, test or nightly.
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+    /// Build a nightly version (0.0.0~<time>.g<commit>-0) into the nightly channel.
+    #[arg(long)]
+    pub nightly: bool,
+    /// Where bundles/repo is published [default: file:// of bundles/repo].
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Keep only the N newest versions of each package in the channel.
+    #[arg(long)]
+    pub keep: Option<usize>,
+    /// Compile on the host (`cargo build --release`) instead of in the build container.
+    #[arg(long)]
+    pub host_build: bool,
+}
 
 impl Args {
-    pub fn run(self, _sh: &Shell) -> Result<()> {
-        bail!("cargo xtask release is not implemented yet")
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = crate::util::project_root();
+        // build + binary: the binary stage builds (or reuses) the build image itself.
+        let binaries = if self.host_build {
+            None
+        } else {
+            let output = build_binaries(sh, &BuildOptions::new(root.clone(), None))?;
+            Some(output.binary_dir)
+        };
+        let rpm = crate::rpm::Args {
+            binaries,
+            gpg_key: self.gpg_key.clone(),
+            nightly: self.nightly,
+            out: None,
+            xz_level: 2,
+        }
+        .build(sh)?;
+        let key = match &self.gpg_key {
+            Some(path) => Some(berth_packaging::signing::SigningKey::load(path)?),
+            None => None,
+        };
+        let rpm_dir = rpm.rpms.first().and_then(|p| p.parent()).map(PathBuf::from);
+        let channel = if self.nightly {
+            "nightly".to_string()
+        } else {
+            self.channel
+        };
+        let channel_dir = crate::repo::Args {
+            rpms: rpm_dir,
+            channel,
+            releasever: "7".to_string(),
+            basearch: "x86_64".to_string(),
+            base_url: self.base_url,
+            gpg_key: self.gpg_key,
+            keep: self.keep,
+            strict: false,
+        }
+        .publish(sh, key.as_ref())?;
+
+        println!("release {}:", rpm.version);
+        for path in &rpm.rpms {
+            println!("  rpm        {}", path.display());
+        }
+        println!("  repository {}", channel_dir.display());
+        println!(
+            "  .repo      {}",
+            root.join("bundles/repo/berth.repo").display()
+        );
+        if rpm.signed {
+            println!("  public key {}", root.join("bundles/repo/gpg").display());
+        } else {
+            println!("  UNSIGNED (no --gpg-key): berth.repo has gpgcheck=0");
+        }
+        Ok(())
     }
 }

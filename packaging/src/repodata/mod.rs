@@ -47,7 +47,7 @@ pub struct RepoOptions<'a> {
     pub keep: Option<usize>,
     /// Fail on an unreadable RPM instead of skipping it with a warning.
     pub strict: bool,
-    /// Sign repomd.xml (repomd.xml.asc) and publish the public key as `gpg` at the root.
+    /// Sign repomd.xml (repomd.xml.asc); publish the key with [`SigningKey::write_public_key`].
     pub key: Option<&'a SigningKey>,
     /// The repomd revision and data timestamps; the current time when absent.
     pub revision: Option<u64>,
@@ -194,12 +194,7 @@ pub fn update_repository(repo_dir: &Path, opts: &RepoOptions<'_>) -> Result<Repo
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(err);
     }
-    if let Some(key) = opts.key {
-        let public = key.public_armored()?;
-        let dest = repo_dir.join("gpg");
-        crate::fsutil::write_atomic(&dest, public.as_bytes()).map_err(io_err(&dest))?;
-        report.signed = true;
-    }
+    report.signed = opts.key.is_some();
     Ok(report)
 }
 

@@ -131,7 +131,7 @@ impl PackageRecord {
             }
             requires.push(entry);
         }
-        let requires = merge_pre(requires);
+        let requires = dedup_with_pre(requires);
 
         let mut changelogs: Vec<ChangelogRecord> = meta
             .get_changelog_entries()
@@ -294,13 +294,16 @@ fn dedup(entries: Vec<DepEntry>) -> Vec<DepEntry> {
     out
 }
 
-/// One entry per requirement; it is pre="1" if any of its occurrences is.
-fn merge_pre(entries: Vec<DepEntry>) -> Vec<DepEntry> {
+/// One entry per requirement and pre flag, as createrepo writes them: a requirement needed
+/// both by %pre/%post and by %preun/%postun is listed once with pre="1" and once without.
+fn dedup_with_pre(entries: Vec<DepEntry>) -> Vec<DepEntry> {
     let mut out: Vec<DepEntry> = Vec::with_capacity(entries.len());
     for entry in entries {
-        match out.iter_mut().find(|e| same_dep(e, &entry)) {
-            Some(existing) => existing.pre |= entry.pre,
-            None => out.push(entry),
+        if !out
+            .iter()
+            .any(|e| same_dep(e, &entry) && e.pre == entry.pre)
+        {
+            out.push(entry);
         }
     }
     out

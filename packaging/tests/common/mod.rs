@@ -2,6 +2,8 @@
 //! the real package definitions, a test signing key, and command runners.
 #![allow(dead_code)]
 
+pub mod repo;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,19 +61,32 @@ pub fn rpm_query(rpm: &Path, format: &str) -> String {
     )
 }
 
-/// Stand-in inputs: copies of busybox as the three binaries, small generated files, and the
-/// real source tree (units, daemon.json, LICENSE).
+/// Stand-in inputs: small shell scripts as the three binaries, small generated files, and the
+/// real source tree (units, daemon.json, LICENSE). Small inputs keep the tests fast.
 pub fn stand_in_sources(dir: &Path) -> SourceDirs {
+    stand_ins(dir, |name| {
+        format!("#!/bin/sh\necho '{name} stand-in'\n").into_bytes()
+    })
+}
+
+/// Like [`stand_in_sources`], with static ELF binaries (copies of busybox), for rpmlint.
+pub fn stand_in_sources_elf(dir: &Path) -> SourceDirs {
+    stand_ins(dir, |name| {
+        // A copy of busybox with the name appended, so the three files differ.
+        let mut bytes = std::fs::read("/bin/busybox")
+            .expect("busybox-static (/bin/busybox) is needed: run `cargo xtask test`");
+        bytes.extend_from_slice(name.as_bytes());
+        bytes
+    })
+}
+
+fn stand_ins(dir: &Path, binary: impl Fn(&str) -> Vec<u8>) -> SourceDirs {
     let binaries = dir.join("binaries");
     let generated = dir.join("generated");
     std::fs::create_dir_all(&binaries).unwrap();
     std::fs::create_dir_all(&generated).unwrap();
     for name in ["berth", "berthd", "berth-runtime"] {
-        // A copy of busybox with the name appended, so the three files differ.
-        let mut bytes = std::fs::read("/bin/busybox")
-            .expect("busybox-static (/bin/busybox) is needed: run `cargo xtask test`");
-        bytes.extend_from_slice(name.as_bytes());
-        std::fs::write(binaries.join(name), bytes).unwrap();
+        std::fs::write(binaries.join(name), binary(name)).unwrap();
         set_executable(&binaries.join(name));
     }
     std::fs::write(
