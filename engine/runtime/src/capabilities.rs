@@ -55,7 +55,7 @@ pub(crate) fn number(cap: Capability) -> u32 {
 }
 
 /// The five capability sets as bit masks.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Sets {
     pub bounding: u64,
     pub effective: u64,
@@ -88,7 +88,7 @@ fn resolve_with(caps: Option<&LinuxCapabilities>, host_has: impl Fn(u32) -> bool
             if host_has(bit) {
                 bits |= 1 << bit;
             } else {
-                tracing::debug!(capability = %cap, set = name, "not in the host bounding set, dropped");
+                tracing::debug!(capability = %format!("CAP_{cap}"), set = name, "not in the host bounding set, dropped");
             }
         }
         bits

@@ -15,7 +15,7 @@ use crate::error::{Context, Error, Result};
 use crate::process::spawn::{self, InitConfig, Report, Stdio};
 use crate::spec::Bundle;
 use crate::state::{proc_stat, Record};
-use crate::{fsutil, namespaces, Runtime};
+use crate::{capabilities, fsutil, namespaces, Runtime};
 
 /// How to create a container. `Default` inherits the caller's stdio.
 #[derive(Debug, Default)]
@@ -123,6 +123,11 @@ impl Runtime {
             console_socket: options.console_socket,
             inherit_terminal: options.inherit_terminal,
             cgroup: cgroup.clone(),
+            capabilities: capabilities::resolve(
+                spec.process()
+                    .as_ref()
+                    .and_then(|p| p.capabilities().as_ref()),
+            ),
         };
         spawn::send(&mut channel, &config)?;
         match spawn::recv::<Report>(&mut channel)? {

@@ -9,6 +9,7 @@ use oci_spec::runtime::Spec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::capabilities::Sets;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 
@@ -24,6 +25,8 @@ pub(crate) struct InitConfig {
     /// With `process.terminal` and no console socket, keep the stdio init was given.
     pub inherit_terminal: bool,
     pub cgroup: Cgroup,
+    /// The capability sets, already checked against the host bounding set.
+    pub capabilities: Sets,
 }
 
 /// What init answers once set up (or failing to).

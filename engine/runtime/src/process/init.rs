@@ -78,9 +78,14 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
     for (flag, path) in &plan.joins {
         namespaces::enter(path, *flag)?;
     }
-    if plan.new_cgroup {
+    // Kernels before 4.6 (CentOS 7) have no cgroup namespaces: the container then sees the
+    // host's cgroup paths, as with runc on such kernels.
+    let new_cgroup = plan.new_cgroup && std::path::Path::new("/proc/self/ns/cgroup").exists();
+    if new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "linux.namespaces: new cgroup namespace".to_owned())?;
+    } else if plan.new_cgroup {
+        tracing::debug!("no cgroup namespaces in this kernel; sharing the host's");
     }
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("hostname {hostname:?}"))?;
@@ -118,7 +123,7 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         rootfs: &config.rootfs,
         bundle: &config.bundle,
         cgroup: &config.cgroup,
-        new_cgroup_namespace: plan.new_cgroup,
+        new_cgroup_namespace: new_cgroup,
     };
     rootfs::prepare(spec, &target)?;
     rootfs::enter(&config.rootfs, config.no_pivot)?;
@@ -161,7 +166,7 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         }
         other => other,
     };
-    let caps = capabilities::resolve(process.capabilities().as_ref());
+    let caps = config.capabilities;
     capabilities::apply_bounding(&caps)?;
     user::switch(process.user())?;
     capabilities::apply_sets(&caps)?;
