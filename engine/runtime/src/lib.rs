@@ -57,6 +57,7 @@ mod seccomp;
 mod signal;
 mod spec;
 mod state;
+mod syscall;
 mod user;
 
 use std::os::fd::OwnedFd;

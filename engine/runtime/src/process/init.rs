@@ -14,6 +14,7 @@ use super::exec;
 use crate::error::{Context, Error, Result};
 use crate::seccomp::{self, Filter};
 use crate::state::START_SOCKET;
+use crate::syscall::Linux;
 use crate::{capabilities, console, namespaces, rlimits, rootfs, user};
 
 /// The environment variable that marks a process as a container init; its value is the fd of
@@ -125,9 +126,9 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         cgroup: &config.cgroup,
         new_cgroup_namespace: new_cgroup,
     };
-    rootfs::prepare(spec, &target)?;
-    rootfs::enter(&config.rootfs, config.no_pivot)?;
-    rootfs::finish(spec)?;
+    rootfs::prepare(&Linux, spec, &target)?;
+    rootfs::enter(&Linux, &config.rootfs, config.no_pivot)?;
+    rootfs::finish(&Linux, spec)?;
 
     if process.terminal() == Some(true) {
         match &console {

@@ -5,12 +5,12 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chown, Gid, Uid};
+use nix::sys::stat::{makedev, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::{Context, Error, Result};
 use crate::fsutil::resolve_in_root;
+use crate::syscall::Kernel;
 
 const STANDARD: [(&str, u64, u64); 6] = [
     ("null", 1, 3),
@@ -30,7 +30,7 @@ const LINKS: [(&str, &str); 5] = [
 ];
 
 /// Creates the standard nodes, the spec's devices and the symlinks under `rootfs/dev`.
-pub(crate) fn create(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+pub(crate) fn create(k: &dyn Kernel, rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     let dev = rootfs.join("dev");
     fs::create_dir_all(&dev).ctx(|| format!("creating {}", dev.display()))?;
     for (name, major, minor) in STANDARD {
@@ -38,11 +38,11 @@ pub(crate) fn create(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
         if path.symlink_metadata().is_ok() {
             continue;
         }
-        make_node(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
+        k.mknod(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
             .ctx(|| format!("creating /dev/{name}"))?;
     }
     for (index, device) in devices.iter().enumerate() {
-        create_device(rootfs, device).map_err(|err| {
+        create_device(k, rootfs, device).map_err(|err| {
             Error::Init(format!(
                 "linux.devices[{index}] ({}): {err}",
                 device.path().display()
@@ -58,7 +58,7 @@ pub(crate) fn create(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     Ok(())
 }
 
-fn create_device(rootfs: &Path, device: &LinuxDevice) -> Result<()> {
+fn create_device(k: &dyn Kernel, rootfs: &Path, device: &LinuxDevice) -> Result<()> {
     let path = resolve_in_root(rootfs, device.path());
     if !path.starts_with(rootfs.join("dev")) {
         return Err(Error::spec("path", "devices must be under /dev"));
@@ -74,25 +74,10 @@ fn create_device(rootfs: &Path, device: &LinuxDevice) -> Result<()> {
     };
     let _ = fs::remove_file(&path);
     let number = makedev(device.major() as u64, device.minor() as u64);
-    make_node(&path, kind, device.file_mode().unwrap_or(0o666), number)
+    k.mknod(&path, kind, device.file_mode().unwrap_or(0o666), number)
         .ctx(|| "mknod".to_owned())?;
-    chown(
-        &path,
-        Some(Uid::from_raw(device.uid().unwrap_or(0))),
-        Some(Gid::from_raw(device.gid().unwrap_or(0))),
-    )
-    .ctx(|| "chown".to_owned())
-}
-
-fn make_node(path: &Path, kind: SFlag, mode: u32, number: u64) -> nix::Result<()> {
-    mknod(path, kind, Mode::from_bits_truncate(mode), number)?;
-    // mknod is subject to the umask; set the exact mode.
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        Mode::from_bits_truncate(mode),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
+    k.chown(&path, device.uid().unwrap_or(0), device.gid().unwrap_or(0))
+        .ctx(|| "chown".to_owned())
 }
 
 /// Whether the spec bind-mounts the host's /dev (then the runtime makes no nodes).

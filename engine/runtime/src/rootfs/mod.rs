@@ -8,17 +8,17 @@ mod options;
 
 use std::path::Path;
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::unistd::{chdir, chroot, pivot_root};
+use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
 pub(crate) use mounts::Target;
 
 use crate::error::{Context, Error, Result};
+use crate::syscall::Kernel;
 
 /// Everything done before the root changes: propagation, the rootfs bind mount, the spec's
 /// mounts and /dev.
-pub(crate) fn prepare(spec: &Spec, target: &Target) -> Result<()> {
+pub(crate) fn prepare(k: &dyn Kernel, spec: &Spec, target: &Target) -> Result<()> {
     let linux = spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -29,52 +29,49 @@ pub(crate) fn prepare(spec: &Spec, target: &Target) -> Result<()> {
             )
         })?,
     };
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
+    k.mount(
+        None,
+        Path::new("/"),
+        None,
         propagation | MsFlags::MS_REC,
-        None::<&str>,
+        None,
     )
     .ctx(|| "linux.rootfsPropagation: changing / propagation".to_owned())?;
-    mount(
+    k.mount(
         Some(target.rootfs),
         target.rootfs,
-        None::<&str>,
+        None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
+        None,
     )
     .ctx(|| format!("root.path: bind mounting {}", target.rootfs.display()))?;
     let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
-    mounts::mount_all(spec_mounts, target)?;
+    mounts::mount_all(k, spec_mounts, target)?;
     if !devices::dev_is_bind_mounted(spec_mounts) {
         let devices = linux
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default();
-        devices::create(target.rootfs, devices)?;
+        devices::create(k, target.rootfs, devices)?;
     }
     Ok(())
 }
 
 /// Makes `rootfs` the root: pivot_root, or MS_MOVE + chroot when asked (`no_pivot`) or when
 /// pivot_root is refused (a rootfs on ramfs/initramfs).
-pub(crate) fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
-    chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
+pub(crate) fn enter(k: &dyn Kernel, rootfs: &Path, no_pivot: bool) -> Result<()> {
+    let here = Path::new(".");
+    k.chdir(rootfs)
+        .ctx(|| format!("chdir {}", rootfs.display()))?;
     if !no_pivot {
-        match pivot_root(".", ".") {
+        match k.pivot_root(here, here) {
             Ok(()) => {
                 // The old root is now stacked under the new one: detach it without letting
                 // the unmount propagate to the host.
-                mount(
-                    None::<&str>,
-                    ".",
-                    None::<&str>,
-                    MsFlags::MS_SLAVE | MsFlags::MS_REC,
-                    None::<&str>,
-                )
-                .ctx(|| "making the old root a slave".to_owned())?;
-                umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmounting the old root".to_owned())?;
-                return chdir("/").ctx(|| "chdir /".to_owned());
+                k.mount(None, here, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+                    .ctx(|| "making the old root a slave".to_owned())?;
+                k.umount_detach(here)
+                    .ctx(|| "unmounting the old root".to_owned())?;
+                return k.chdir(Path::new("/")).ctx(|| "chdir /".to_owned());
             }
             Err(nix::errno::Errno::EINVAL) => {
                 tracing::debug!("pivot_root refused, falling back to MS_MOVE + chroot");
@@ -82,77 +79,74 @@ pub(crate) fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
             Err(errno) => return Err(errno).ctx(|| "pivot_root".to_owned()),
         }
     }
-    mount(
-        Some(rootfs),
-        "/",
-        None::<&str>,
-        MsFlags::MS_MOVE,
-        None::<&str>,
-    )
-    .ctx(|| format!("moving {} to /", rootfs.display()))?;
-    chroot(".").ctx(|| "chroot".to_owned())?;
-    chdir("/").ctx(|| "chdir /".to_owned())
+    k.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+        .ctx(|| format!("moving {} to /", rootfs.display()))?;
+    k.chroot(here).ctx(|| "chroot".to_owned())?;
+    k.chdir(Path::new("/")).ctx(|| "chdir /".to_owned())
 }
 
 /// What is done inside the new root: masked and read-only paths, then a read-only root.
-pub(crate) fn finish(spec: &Spec) -> Result<()> {
+pub(crate) fn finish(k: &dyn Kernel, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     for path in linux
         .and_then(|l| l.masked_paths().as_deref())
         .unwrap_or_default()
     {
-        mask(Path::new(path))
+        mask(k, Path::new(path))
             .map_err(|err| Error::Init(format!("linux.maskedPaths ({path}): {err}")))?;
     }
     for path in linux
         .and_then(|l| l.readonly_paths().as_deref())
         .unwrap_or_default()
     {
-        make_readonly(Path::new(path))
+        make_readonly(k, Path::new(path))
             .map_err(|err| Error::Init(format!("linux.readonlyPaths ({path}): {err}")))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        mounts::remount_bind(Path::new("/"), MsFlags::MS_RDONLY)
+        mounts::remount_bind(k, Path::new("/"), MsFlags::MS_RDONLY)
             .map_err(|err| Error::Init(format!("root.readonly: {err}")))?;
     }
     Ok(())
 }
 
-fn mask(path: &Path) -> Result<()> {
+fn mask(k: &dyn Kernel, path: &Path) -> Result<()> {
     let Ok(metadata) = path.metadata() else {
         return Ok(());
     };
     if metadata.is_dir() {
-        mount(
-            Some("tmpfs"),
+        k.mount(
+            Some(Path::new("tmpfs")),
             path,
             Some("tmpfs"),
             MsFlags::MS_RDONLY,
-            None::<&str>,
+            None,
         )
     } else {
-        mount(
-            Some("/dev/null"),
+        k.mount(
+            Some(Path::new("/dev/null")),
             path,
-            None::<&str>,
+            None,
             MsFlags::MS_BIND,
-            None::<&str>,
+            None,
         )
     }
     .ctx(|| "masking".to_owned())
 }
 
-fn make_readonly(path: &Path) -> Result<()> {
+fn make_readonly(k: &dyn Kernel, path: &Path) -> Result<()> {
     if path.symlink_metadata().is_err() {
         return Ok(());
     }
-    mount(
+    k.mount(
         Some(path),
         path,
-        None::<&str>,
+        None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
+        None,
     )
     .ctx(|| "bind mounting".to_owned())?;
-    mounts::remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
+    mounts::remount_bind(k, path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,13 +4,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
 use super::options::Options;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::fsutil::resolve_in_root;
+use crate::syscall::Kernel;
 
 /// Where mounts are made and what they may refer to.
 pub(crate) struct Target<'a> {
@@ -21,9 +22,9 @@ pub(crate) struct Target<'a> {
 }
 
 /// Makes every mount of the spec, in order.
-pub(crate) fn mount_all(mounts: &[Mount], target: &Target) -> Result<()> {
+pub(crate) fn mount_all(k: &dyn Kernel, mounts: &[Mount], target: &Target) -> Result<()> {
     for (index, spec_mount) in mounts.iter().enumerate() {
-        mount_one(spec_mount, target).map_err(|err| {
+        mount_one(k, spec_mount, target).map_err(|err| {
             Error::Init(format!(
                 "mounts[{index}] ({}): {err}",
                 spec_mount.destination().display()
@@ -33,7 +34,7 @@ pub(crate) fn mount_all(mounts: &[Mount], target: &Target) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(spec_mount: &Mount, target: &Target) -> Result<()> {
+fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> {
     let options = Options::parse(spec_mount.options().as_deref().unwrap_or_default());
     let destination = resolve_in_root(target.rootfs, spec_mount.destination());
     let typ = spec_mount.typ().as_deref().unwrap_or("");
@@ -51,29 +52,29 @@ fn mount_one(spec_mount: &Mount, target: &Target) -> Result<()> {
         } else {
             MsFlags::empty()
         };
-        mount(
-            Some(&source),
+        k.mount(
+            Some(source.as_path()),
             &destination,
-            None::<&str>,
+            None,
             MsFlags::MS_BIND | recursive,
-            None::<&str>,
+            None,
         )
         .ctx(|| format!("bind mounting {}", source.display()))?;
         let extra = options.flags & !MsFlags::MS_REMOUNT;
         if !extra.is_empty() {
-            remount_bind(&destination, extra)?;
+            remount_bind(k, &destination, extra)?;
         }
     } else if typ == "cgroup" {
         create_target(&destination, true)?;
-        mount_cgroup(&destination, &options, target)?;
+        mount_cgroup(k, &destination, &options, target)?;
     } else {
         create_target(&destination, true)?;
         let source = spec_mount
             .source()
             .clone()
             .unwrap_or_else(|| PathBuf::from(typ));
-        mount(
-            Some(&source),
+        k.mount(
+            Some(source.as_path()),
             &destination,
             Some(typ),
             options.flags,
@@ -82,14 +83,8 @@ fn mount_one(spec_mount: &Mount, target: &Target) -> Result<()> {
         .ctx(|| format!("mounting {typ}"))?;
     }
     for flag in &options.propagation {
-        mount(
-            None::<&str>,
-            &destination,
-            None::<&str>,
-            *flag,
-            None::<&str>,
-        )
-        .ctx(|| "changing propagation".to_owned())?;
+        k.mount(None, &destination, None, *flag, None)
+            .ctx(|| "changing propagation".to_owned())?;
     }
     Ok(())
 }
@@ -110,7 +105,7 @@ fn create_target(path: &Path, directory: bool) -> Result<()> {
 
 /// Remounts a bind mount with `flags`, keeping the nosuid/nodev/noexec/atime flags it
 /// already has (the kernel refuses to clear locked ones).
-pub(crate) fn remount_bind(path: &Path, flags: MsFlags) -> Result<()> {
+pub(crate) fn remount_bind(k: &dyn Kernel, path: &Path, flags: MsFlags) -> Result<()> {
     use nix::sys::statvfs::{statvfs, FsFlags};
     let current = statvfs(path)
         .ctx(|| format!("statvfs {}", path.display()))?
@@ -128,47 +123,53 @@ pub(crate) fn remount_bind(path: &Path, flags: MsFlags) -> Result<()> {
             keep |= ms_flag;
         }
     }
-    mount(
-        None::<&str>,
+    k.mount(
+        None,
         path,
-        None::<&str>,
+        None,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | keep | flags,
-        None::<&str>,
+        None,
     )
     .ctx(|| format!("remounting {}", path.display()))
 }
 
 /// A cgroup mount: cgroup2 itself when the container has its own cgroup namespace on a v2
 /// host, else a tmpfs with the container's own cgroup directories bound into it.
-fn mount_cgroup(destination: &Path, options: &Options, target: &Target) -> Result<()> {
+fn mount_cgroup(
+    k: &dyn Kernel,
+    destination: &Path,
+    options: &Options,
+    target: &Target,
+) -> Result<()> {
     let flags = options.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if target.cgroup.unified && target.new_cgroup_namespace {
-        return mount(
-            Some("cgroup2"),
-            destination,
-            Some("cgroup2"),
-            flags,
-            None::<&str>,
-        )
-        .ctx(|| "mounting cgroup2".to_owned());
+        return k
+            .mount(
+                Some(Path::new("cgroup2")),
+                destination,
+                Some("cgroup2"),
+                flags,
+                None,
+            )
+            .ctx(|| "mounting cgroup2".to_owned());
     }
     if target.cgroup.unified {
         let dir = target.cgroup.dirs.first();
         if let Some(dir) = dir {
-            mount(
-                Some(&dir.path),
+            k.mount(
+                Some(dir.path.as_path()),
                 destination,
-                None::<&str>,
+                None,
                 MsFlags::MS_BIND,
-                None::<&str>,
+                None,
             )
             .ctx(|| format!("bind mounting {}", dir.path.display()))?;
-            remount_bind(destination, flags)?;
+            remount_bind(k, destination, flags)?;
         }
         return Ok(());
     }
-    mount(
-        Some("tmpfs"),
+    k.mount(
+        Some(Path::new("tmpfs")),
         destination,
         Some("tmpfs"),
         flags & !MsFlags::MS_RDONLY,
@@ -178,27 +179,27 @@ fn mount_cgroup(destination: &Path, options: &Options, target: &Target) -> Resul
     for dir in &target.cgroup.dirs {
         let point = destination.join(&dir.hierarchy);
         fs::create_dir_all(&point).ctx(|| format!("creating {}", point.display()))?;
-        mount(
-            Some(&dir.path),
+        k.mount(
+            Some(dir.path.as_path()),
             &point,
-            None::<&str>,
+            None,
             MsFlags::MS_BIND,
-            None::<&str>,
+            None,
         )
         .ctx(|| format!("bind mounting {}", dir.path.display()))?;
-        remount_bind(&point, flags)?;
+        remount_bind(k, &point, flags)?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        remount_tmpfs_readonly(destination, flags)?;
+        remount_tmpfs_readonly(k, destination, flags)?;
     }
     Ok(())
 }
 
-fn remount_tmpfs_readonly(destination: &Path, flags: MsFlags) -> Result<()> {
-    mount(
-        None::<&str>,
+fn remount_tmpfs_readonly(k: &dyn Kernel, destination: &Path, flags: MsFlags) -> Result<()> {
+    k.mount(
+        None,
         destination,
-        None::<&str>,
+        None,
         MsFlags::MS_REMOUNT | flags,
         Some("mode=755"),
     )
