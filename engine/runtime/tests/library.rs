@@ -142,3 +142,22 @@ fn stdin_is_passed_as_an_fd() {
     assert_eq!(out, "SHOUT\n");
     runtime.delete(&id, false).unwrap();
 }
+
+#[test]
+fn long_state_roots_work_despite_the_unix_socket_path_limit() {
+    let bundle = TestBundle::new(&["echo", "long"]);
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("a".repeat(100)).join("b".repeat(50));
+    let runtime = berth_runtime::Runtime::new(&root).with_init_binary(runtime_binary());
+    let (mut out_read, out_write) = pipe();
+    let options = CreateOptions {
+        stdout: Some(out_write),
+        ..Default::default()
+    };
+    let status = runtime
+        .run(&unique_id("long"), &bundle.bundle(), options)
+        .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut out_read, &mut out).unwrap();
+    assert_eq!((status.code(), out.as_str()), (0, "long\n"));
+}

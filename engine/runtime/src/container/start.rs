@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 
 use super::validate_id;
 use crate::error::{Context, Error, Result};
@@ -24,8 +25,7 @@ impl Runtime {
             });
         }
         let socket = state_dir.join(START_SOCKET);
-        let mut stream =
-            UnixStream::connect(&socket).ctx(|| format!("connecting to {}", socket.display()))?;
+        let mut stream = connect(&socket).ctx(|| format!("connecting to {}", socket.display()))?;
         let marker = state_dir.join(STARTED_MARKER);
         std::fs::File::create(&marker).ctx(|| format!("creating {}", marker.display()))?;
         let _ = std::fs::remove_file(&socket);
@@ -39,5 +39,24 @@ impl Runtime {
         }
         tracing::debug!(id, "container started");
         Ok(())
+    }
+}
+
+/// Connects to a unix socket, going through /proc/self/fd when its path is too long for
+/// `sockaddr_un`.
+fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    use std::os::fd::AsRawFd;
+    match UnixStream::connect(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+                return Err(err);
+            };
+            let dir = std::fs::File::open(dir)?;
+            let short = Path::new("/proc/self/fd")
+                .join(dir.as_raw_fd().to_string())
+                .join(name);
+            UnixStream::connect(short)
+        }
+        other => other,
     }
 }

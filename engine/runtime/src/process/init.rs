@@ -116,9 +116,11 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         .as_deref()
         .map(console::connect)
         .transpose()?;
-    let socket_path = config.state_dir.join(START_SOCKET);
-    let listener =
-        UnixListener::bind(&socket_path).ctx(|| format!("binding {}", socket_path.display()))?;
+    // Bound relative to the state directory: a unix socket path is limited to 108 bytes.
+    nix::unistd::chdir(&config.state_dir)
+        .ctx(|| format!("chdir {}", config.state_dir.display()))?;
+    let listener = UnixListener::bind(START_SOCKET)
+        .ctx(|| format!("binding {}", config.state_dir.join(START_SOCKET).display()))?;
 
     let target = rootfs::Target {
         rootfs: &config.rootfs,
