@@ -139,6 +139,17 @@ impl Bundle {
         for key in linux.sysctl().iter().flat_map(|map| map.keys()) {
             crate::namespaces::check_sysctl(key, &seen)?;
         }
+        if let Some(path) = linux.cgroups_path() {
+            if path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(Error::spec(
+                    "linux.cgroupsPath",
+                    format!("{} must not contain '..'", path.display()),
+                ));
+            }
+        }
         if let Some(resources) = linux.resources() {
             if let Some(memory) = resources.memory() {
                 for (name, value) in [
@@ -189,6 +200,56 @@ impl Bundle {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(edit: impl FnOnce(&mut Spec)) -> (tempfile::TempDir, Bundle) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let mut spec = default_spec();
+        edit(&mut spec);
+        let bundle = Bundle::new(dir.path(), spec).unwrap();
+        (dir, bundle)
+    }
+
+    fn error_of(edit: impl FnOnce(&mut Spec)) -> String {
+        let (_dir, bundle) = bundle_with(edit);
+        bundle.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_default_spec_is_valid() {
+        let (_dir, bundle) = bundle_with(|_| {});
+        bundle.validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let linux = |spec: &mut Spec| spec.linux_mut().as_mut().unwrap().clone();
+        let err = error_of(|spec| {
+            let mut l = linux(spec);
+            l.set_cgroups_path(Some("../../etc".into()));
+            spec.set_linux(Some(l));
+        });
+        assert!(err.starts_with("linux.cgroupsPath:"), "{err}");
+        let err = error_of(|spec| {
+            let mut l = linux(spec);
+            l.set_namespaces(Some(vec![]));
+            spec.set_linux(Some(l));
+        });
+        assert!(err.starts_with("linux.namespaces:"), "{err}");
+        let err = error_of(|spec| {
+            spec.process_mut().as_mut().unwrap().set_args(Some(vec![]));
+        });
+        assert_eq!(err, "process.args: must not be empty");
+        let err = error_of(|spec| {
+            spec.process_mut().as_mut().unwrap().set_cwd("rel".into());
+        });
+        assert!(err.starts_with("process.cwd:"), "{err}");
     }
 }
 
