@@ -203,6 +203,21 @@ impl Bundle {
     }
 }
 
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).ctx(|| format!("{}", path.display()))
+}
+
+/// The spec `berth-runtime spec` writes: runc's defaults (a `sh` in a read-only `rootfs`, new
+/// pid/net/ipc/uts/mount/cgroup namespaces, the usual mounts, masked and read-only paths).
+pub fn default_spec() -> Spec {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("berth".to_owned()));
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(true));
+    }
+    spec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,19 +266,4 @@ mod tests {
         });
         assert!(err.starts_with("process.cwd:"), "{err}");
     }
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path).ctx(|| format!("{}", path.display()))
-}
-
-/// The spec `berth-runtime spec` writes: runc's defaults (a `sh` in a read-only `rootfs`, new
-/// pid/net/ipc/uts/mount/cgroup namespaces, the usual mounts, masked and read-only paths).
-pub fn default_spec() -> Spec {
-    let mut spec = Spec::default();
-    spec.set_hostname(Some("berth".to_owned()));
-    if let Some(process) = spec.process_mut() {
-        process.set_terminal(Some(true));
-    }
-    spec
 }
