@@ -81,7 +81,12 @@ impl Cgroup {
         for dir in self.dirs.iter().rev().filter(|dir| dir.created) {
             for attempt in 0..100 {
                 match fs::remove_dir(&dir.path) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        if attempt > 0 {
+                            tracing::debug!(path = %dir.path.display(), attempt, "cgroup removed after retries");
+                        }
+                        break;
+                    }
                     Err(err) if err.kind() == ErrorKind::NotFound => break,
                     Err(err) => {
                         if attempt == 99 {
