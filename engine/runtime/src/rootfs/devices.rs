@@ -29,17 +29,24 @@ const LINKS: [(&str, &str); 5] = [
     ("pts/ptmx", "ptmx"),
 ];
 
-/// Creates the standard nodes, the spec's devices and the symlinks under `rootfs/dev`.
-pub(crate) fn create(k: &dyn Kernel, rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
+/// Creates the spec's devices under `rootfs/dev`, and with `standard` (a fresh /dev file
+/// system) the standard nodes and symlinks too. Without one, the image's own /dev is left alone.
+pub(crate) fn create(
+    k: &dyn Kernel,
+    rootfs: &Path,
+    standard: bool,
+    devices: &[LinuxDevice],
+) -> Result<()> {
     let dev = rootfs.join("dev");
-    fs::create_dir_all(&dev).ctx(|| format!("creating {}", dev.display()))?;
-    for (name, major, minor) in STANDARD {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_ok() {
-            continue;
+    if standard {
+        for (name, major, minor) in STANDARD {
+            let path = dev.join(name);
+            if path.symlink_metadata().is_ok() {
+                continue;
+            }
+            k.mknod(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
+                .ctx(|| format!("creating /dev/{name}"))?;
         }
-        k.mknod(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
-            .ctx(|| format!("creating /dev/{name}"))?;
     }
     for (index, device) in devices.iter().enumerate() {
         create_device(k, rootfs, device).map_err(|err| {
@@ -49,10 +56,12 @@ pub(crate) fn create(k: &dyn Kernel, rootfs: &Path, devices: &[LinuxDevice]) -> 
             ))
         })?;
     }
-    for (target, name) in LINKS {
-        let path = dev.join(name);
-        if path.symlink_metadata().is_err() {
-            symlink(target, &path).ctx(|| format!("creating /dev/{name}"))?;
+    if standard {
+        for (target, name) in LINKS {
+            let path = dev.join(name);
+            if path.symlink_metadata().is_err() {
+                symlink(target, &path).ctx(|| format!("creating /dev/{name}"))?;
+            }
         }
     }
     Ok(())
@@ -80,15 +89,15 @@ fn create_device(k: &dyn Kernel, rootfs: &Path, device: &LinuxDevice) -> Result<
         .ctx(|| "chown".to_owned())
 }
 
-/// Whether the spec bind-mounts the host's /dev (then the runtime makes no nodes).
-pub(crate) fn dev_is_bind_mounted(mounts: &[oci_spec::runtime::Mount]) -> bool {
+/// Whether the spec mounts a new file system (not a bind mount) on /dev.
+pub(crate) fn dev_is_a_new_file_system(mounts: &[oci_spec::runtime::Mount]) -> bool {
     mounts.iter().any(|mount| {
         mount.destination() == Path::new("/dev")
-            && (mount.typ().as_deref() == Some("bind")
-                || mount
-                    .options()
-                    .iter()
-                    .flatten()
-                    .any(|o| o == "bind" || o == "rbind"))
+            && mount.typ().as_deref() != Some("bind")
+            && !mount
+                .options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind")
     })
 }

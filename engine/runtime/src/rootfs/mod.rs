@@ -47,12 +47,11 @@ pub(crate) fn prepare(k: &dyn Kernel, spec: &Spec, target: &Target) -> Result<()
     .ctx(|| format!("root.path: bind mounting {}", target.rootfs.display()))?;
     let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
     mounts::mount_all(k, spec_mounts, target)?;
-    if !devices::dev_is_bind_mounted(spec_mounts) {
-        let devices = linux
-            .and_then(|l| l.devices().as_deref())
-            .unwrap_or_default();
-        devices::create(k, target.rootfs, devices)?;
-    }
+    let devices = linux
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or_default();
+    let standard = devices::dev_is_a_new_file_system(spec_mounts);
+    devices::create(k, target.rootfs, standard, devices)?;
     Ok(())
 }
 

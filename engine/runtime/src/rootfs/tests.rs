@@ -185,3 +185,21 @@ fn masked_paths_hide_dirs_and_files_and_skip_missing_ones() {
     );
     assert_eq!(calls.len(), 4, "{calls:#?}");
 }
+
+#[test]
+fn without_a_dev_mount_the_images_dev_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    fs::create_dir_all(&root).unwrap();
+    let mut spec = crate::spec::default_spec();
+    spec.set_mounts(Some(vec![]));
+    let kernel = Recorder::default();
+    let cgroup = Cgroup::default();
+    prepare(&kernel, &spec, &target(&root, &cgroup)).unwrap();
+    assert_eq!(
+        kernel.calls(dir.path()).len(),
+        2,
+        "only propagation and the rootfs bind"
+    );
+    assert!(!root.join("dev").exists());
+}
