@@ -2,6 +2,7 @@
 //! the real package definitions, a test signing key, and command runners.
 #![allow(dead_code)]
 
+pub mod dnf;
 pub mod repo;
 
 use std::collections::BTreeMap;
