@@ -223,6 +223,60 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_written_per_controller() {
+        use oci_spec::runtime::{
+            LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+            LinuxResourcesBuilder,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(1i64 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(512u64)
+                    .quota(-1i64)
+                    .build()
+                    .unwrap(),
+            )
+            .devices(vec![
+                LinuxDeviceCgroupBuilder::default()
+                    .allow(false)
+                    .access("rwm")
+                    .build()
+                    .unwrap(),
+                LinuxDeviceCgroupBuilder::default()
+                    .allow(true)
+                    .typ(LinuxDeviceType::C)
+                    .major(1i64)
+                    .minor(3i64)
+                    .access("rwm")
+                    .build()
+                    .unwrap(),
+            ])
+            .build()
+            .unwrap();
+        for controller in ["memory", "cpu", "devices", "pids"] {
+            apply(controller, dir.path(), &resources).unwrap();
+        }
+        let read = |file: &str| std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert_eq!(read("memory.limit_in_bytes"), "1048576");
+        assert_eq!(read("cpu.shares"), "512");
+        assert_eq!(read("cpu.cfs_quota_us"), "-1");
+        // A plain file keeps the last rule written; the kernel file applies each write.
+        assert_eq!(read("devices.allow"), "c 1:3 rwm");
+        assert_eq!(read("devices.deny"), "a *:* rwm");
+        assert!(
+            !dir.path().join("pids.max").exists(),
+            "no pids limit asked for"
+        );
+    }
+
+    #[test]
     fn device_rules_use_wildcards() {
         let rule = LinuxDeviceCgroup::default();
         assert_eq!(device_rule(&rule), "a *:* rwm");

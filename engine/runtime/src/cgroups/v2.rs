@@ -17,9 +17,18 @@ pub(super) fn create(
     relative: &Path,
     resources: Option<&LinuxResources>,
 ) -> Result<()> {
-    let path = Path::new(ROOT).join(relative);
+    create_under(Path::new(ROOT), cgroup, relative, resources)
+}
+
+fn create_under(
+    root: &Path,
+    cgroup: &mut Cgroup,
+    relative: &Path,
+    resources: Option<&LinuxResources>,
+) -> Result<()> {
+    let path = root.join(relative);
     // Enable the controllers in every ancestor so the leaf gets their files.
-    let mut ancestor = Path::new(ROOT).to_path_buf();
+    let mut ancestor = root.to_path_buf();
     for component in relative.parent().into_iter().flat_map(|p| p.components()) {
         enable_controllers(&ancestor);
         ancestor.push(component);
@@ -119,6 +128,52 @@ fn apply(path: &Path, resources: &LinuxResources) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
+
+    #[test]
+    fn limits_are_written_in_v2_syntax() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("cgroup.controllers"), "cpu memory pids io").unwrap();
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(32i64 << 20)
+                    .swap(48i64 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(1024u64)
+                    .quota(50_000i64)
+                    .period(100_000u64)
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(0i64).build().unwrap())
+            .build()
+            .unwrap();
+        let mut cgroup = Cgroup::default();
+        create_under(
+            root.path(),
+            &mut cgroup,
+            Path::new("berth/c1"),
+            Some(&resources),
+        )
+        .unwrap();
+        let read = |file: &str| std::fs::read_to_string(root.path().join(file)).unwrap();
+        assert_eq!(read("cgroup.subtree_control"), "+cpu +memory +pids");
+        assert_eq!(read("berth/c1/memory.max"), "33554432");
+        assert_eq!(read("berth/c1/memory.swap.max"), "16777216");
+        assert_eq!(read("berth/c1/cpu.weight"), "39");
+        assert_eq!(read("berth/c1/cpu.max"), "50000 100000");
+        assert_eq!(read("berth/c1/pids.max"), "max");
+        assert_eq!(cgroup.dirs.len(), 1);
+        assert!(cgroup.dirs[0].created);
+    }
 
     #[test]
     fn shares_map_to_weights() {
