@@ -8,6 +8,7 @@
 //! whiteouts: `.wh.x` a 0/0 character device, `.wh..wh..opq` the `trusted.overlay.opaque`
 //! xattr, whatever the order of entries in the tar.
 
+use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read};
@@ -83,6 +84,7 @@ pub fn extract_layer<R: Read>(layer: R, dest: &Path) -> Result<ExtractStats> {
         root: dest.to_path_buf(),
         real_root: running_as_real_root(),
         dir_times: Vec::new(),
+        verified_dirs: HashSet::new(),
         content_bytes: 0,
     };
     {
@@ -111,6 +113,9 @@ fn bad_tar(dest: &Path, e: io::Error) -> Error {
 
 struct Extractor {
     root: PathBuf,
+    /// Paths already checked to be real directories; only removing a directory can change
+    /// that, and `remove_existing` then forgets them all.
+    verified_dirs: HashSet<PathBuf>,
     real_root: bool,
     dir_times: Vec<(PathBuf, i64)>,
     content_bytes: u64,
@@ -142,10 +147,18 @@ fn clean_components(raw: &Path) -> Result<Vec<OsString>> {
 impl Extractor {
     /// Walks `components` below the root, each one an existing real directory (created when
     /// missing and `create` is set). A symlink or non-directory on the way is refused.
-    fn walk_dirs(&self, entry: &Path, components: &[OsString], create: bool) -> Result<PathBuf> {
+    fn walk_dirs(
+        &mut self,
+        entry: &Path,
+        components: &[OsString],
+        create: bool,
+    ) -> Result<PathBuf> {
         let mut current = self.root.clone();
         for c in components {
             current.push(c);
+            if self.verified_dirs.contains(&current) {
+                continue;
+            }
             match fs::symlink_metadata(&current) {
                 Ok(m) if m.is_dir() => {}
                 Ok(m) if m.file_type().is_symlink() => {
@@ -165,6 +178,7 @@ impl Extractor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                     fs::create_dir(&current).at("create directory", &current)?;
+                    self.verified_dirs.insert(current.clone());
                 }
                 Err(e) => return Err(Error::io("inspect", &current, e)),
             }
@@ -199,7 +213,7 @@ impl Extractor {
                 ));
             }
             let target = parent.join(OsStr::from_bytes(hidden));
-            remove_existing(&target)?;
+            remove_existing(&target, &mut self.verified_dirs)?;
             mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
                 .map_err(|e| Error::io("create whiteout", &target, e.into()))?;
             return Ok(());
@@ -219,7 +233,7 @@ impl Extractor {
                 match fs::symlink_metadata(&path) {
                     Ok(m) if m.is_dir() => {}
                     Ok(_) => {
-                        remove_existing(&path)?;
+                        remove_existing(&path, &mut self.verified_dirs)?;
                         fs::create_dir(&path).at("create directory", &path)?;
                     }
                     Err(_) => fs::create_dir(&path).at("create directory", &path)?,
@@ -227,7 +241,7 @@ impl Extractor {
                 self.dir_times.push((path.clone(), mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(&path)?;
+                remove_existing(&path, &mut self.verified_dirs)?;
                 let mut file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -243,7 +257,7 @@ impl Extractor {
                     .link_name()
                     .map_err(|e| bad_tar(&self.root, e))?
                     .ok_or_else(|| unsafe_entry(&raw_path, "symlink without target"))?;
-                remove_existing(&path)?;
+                remove_existing(&path, &mut self.verified_dirs)?;
                 std::os::unix::fs::symlink(&target, &path).at("create symlink", &path)?;
             }
             tar::EntryType::Link => {
@@ -276,7 +290,7 @@ impl Extractor {
                     return Err(unsafe_entry(&raw_path, "hardlink to a directory"));
                 }
                 if target_path != path {
-                    remove_existing(&path)?;
+                    remove_existing(&path, &mut self.verified_dirs)?;
                     fs::hard_link(&target_path, &path).at("create hardlink", &path)?;
                 }
                 return Ok(()); // a hardlink shares its target's metadata
@@ -293,7 +307,7 @@ impl Extractor {
                 }
                 let major = header.device_major().ok().flatten().unwrap_or(0);
                 let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                remove_existing(&path)?;
+                remove_existing(&path, &mut self.verified_dirs)?;
                 mknod(
                     &path,
                     flag,
@@ -356,9 +370,12 @@ fn rel(root: &Path, path: &Path) -> String {
 }
 
 /// Removes whatever is at `path` (never following a symlink), so an entry can replace it.
-fn remove_existing(path: &Path) -> Result<()> {
+fn remove_existing(path: &Path, verified_dirs: &mut HashSet<PathBuf>) -> Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).at("remove", path),
+        Ok(m) if m.is_dir() => {
+            verified_dirs.clear();
+            fs::remove_dir_all(path).at("remove", path)
+        }
         Ok(_) => fs::remove_file(path).at("remove", path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("inspect", path, e)),

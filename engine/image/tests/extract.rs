@@ -110,6 +110,15 @@ fn writes_through_an_earlier_symlink_are_refused() {
         ]),
         "mkdir through symlink",
     );
+    refused(
+        &tar_layer(&[
+            Entry::Dir("a/", 0o755),
+            Entry::File("a/x".into(), b"x".to_vec(), 0o644),
+            Entry::Symlink("a".into(), "../outside".into()),
+            Entry::File("a/victim".into(), b"pwned".to_vec(), 0o644),
+        ]),
+        "directory replaced by a symlink, then written through",
+    );
     // A symlink as the final component is replaced, not followed.
     let (dir, result) = extract_confined(&tar_layer(&[
         Entry::Symlink("victim".into(), "../outside/victim".into()),
@@ -312,6 +321,7 @@ fn device_nodes_need_real_root() {
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["device_child", "--exact", "--test-threads=1"])
         .env(DEVICE_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -325,6 +335,7 @@ fn device_nodes_need_real_root() {
         .arg(std::env::current_exe().unwrap())
         .args(["device_child", "--exact", "--test-threads=1"])
         .env(DEVICE_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "extraction in a user namespace failed");
