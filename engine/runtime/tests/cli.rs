@@ -413,3 +413,34 @@ fn json_log_lines_name_the_error() {
         "{line}"
     );
 }
+
+#[test]
+fn without_a_pid_namespace_run_reaps_and_kills_what_init_leaves() {
+    let mut bundle = TestBundle::new(&["sh", "-c", "sleep 100 & echo started"]);
+    let namespaces = bundle.linux_mut().namespaces().clone().unwrap();
+    let without_pid = namespaces
+        .into_iter()
+        .filter(|ns| ns.typ() != berth_runtime::oci_spec::runtime::LinuxNamespaceType::Pid)
+        .collect();
+    bundle.linux_mut().set_namespaces(Some(without_pid));
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = cli(
+        root.path(),
+        &[
+            "run",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &unique_id("nopidns"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "started\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "run waited for the orphan"
+    );
+    let rootfs = bundle.rootfs().canonicalize().unwrap();
+    assert_eq!(processes_rooted_in(&rootfs), Vec::<String>::new());
+}
