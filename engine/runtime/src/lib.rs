@@ -13,6 +13,18 @@
 //! [`Runtime::wait`] (128 + signal for a killed process) and cleans up with
 //! [`Runtime::delete`]. [`Runtime::run`] does all four.
 //!
+//! # Contract for callers
+//!
+//! - Stdio comes in [`CreateOptions`] as owned fds (pipes, files, `/dev/null`); `None`
+//!   inherits the caller's. The runtime closes its copies once init has them.
+//! - Only the process that called [`Runtime::create`] can [`Runtime::wait`]; others (a
+//!   restarted daemon, another CLI call) see the status through [`Runtime::state`].
+//! - [`Runtime::delete`] refuses a running container unless `force`; it kills a created one,
+//!   reaps init if it is the caller's child, and removes the cgroup and the state.
+//! - Every error is one [`Error`] line naming the field, path or id; a failed create leaves
+//!   no state, cgroup or process behind.
+//! - A [`Runtime`] is `Send + Sync`; share one per state root.
+//!
 //! # The init hook
 //!
 //! Init is the init binary re-executed with a marker in its environment. That binary must call
