@@ -132,3 +132,12 @@ impl Runtime {
         Ok(self.exe.get_or_init(|| copy))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_runtime_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Runtime>();
+    }
+}
