@@ -123,7 +123,7 @@ fn stdin_is_passed_as_an_fd() {
     use std::io::{Read, Write};
     let bundle = TestBundle::new(&["tr", "a-z", "A-Z"]);
     let (_root, runtime) = test_runtime();
-    let (stdin_read, stdin_write) = nix::unistd::pipe().unwrap();
+    let (stdin_read, stdin_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let (mut out_read, out_write) = pipe();
     let id = unique_id("stdin");
     let options = CreateOptions {

@@ -138,7 +138,7 @@ pub fn test_runtime() -> (TempDir, Runtime) {
 
 /// A pipe: (read end as a File, write end as an OwnedFd for CreateOptions).
 pub fn pipe() -> (fs::File, std::os::fd::OwnedFd) {
-    let (read, write) = nix::unistd::pipe().unwrap();
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     (fs::File::from(read), write)
 }
 
