@@ -1,9 +1,9 @@
 //! `cargo xtask verify-reproducible`: builds the committed HEAD from two fresh clones at
 //! different paths and checks the binaries are byte-identical.
 //!
-//! The first build uses the usual persistent target cache (so in CI, after `cargo xtask binary`,
-//! only the workspace crates recompile); the second starts from an empty one, so a cold build
-//! is compared with a warm one. `--cold` makes both cold.
+//! The first build starts from an empty target cache; the second uses the usual persistent one
+//! (so in CI, after `cargo xtask binary`, only the workspace crates recompile): a cold build is
+//! compared with a warm one. `--cold` makes both cold.
 
 use std::path::Path;
 
@@ -15,7 +15,8 @@ use crate::build::{host, CacheArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Build both clones from empty target caches (slower; the default reuses the cache for the first).
+    /// Build both clones from empty target caches (slower; by default the second reuses the
+    /// persistent target cache).
     #[arg(long)]
     pub cold: bool,
     #[command(flatten)]
@@ -50,11 +51,11 @@ pub fn verify(sh: &Shell, project_root: &Path, cache: CacheArgs, cold: bool) -> 
         .quiet()
         .run()
         .with_context(|| format!("git clone {} failed", project_root.display()))?;
-        let first_warm = index == 0 && !cold;
+        let warm = index == 1 && !cold;
         let options = BuildOptions {
             project_root: checkout.clone(),
             cache: base.cache.clone(),
-            dev_cache: (!first_warm).then(|| work.path().join(format!("dev-cache-{index}"))),
+            dev_cache: (!warm).then(|| work.path().join(format!("dev-cache-{index}"))),
         };
         eprintln!("==> build {} of 2 from {}", index + 1, checkout.display());
         outputs.push(build_binaries(sh, &options)?);
