@@ -40,8 +40,6 @@ enum Command {
     Release(release::Args),
     /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
     GpgKeygen(gpg_keygen::Args),
-    /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
-    GpgKeygen(gpg_keygen::Args),
     /// The user's whole path on a systemd host: install, enable, mirror, upgrade, remove.
     E2e(e2e::Args),
     /// Run the whole test suite, installing the Debian packages it needs.
@@ -62,7 +60,6 @@ fn main() -> Result<()> {
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
-        Command::GpgKeygen(args) => args.run(&sh),
         Command::GpgKeygen(args) => args.run(&sh),
         Command::E2e(args) => args.run(&sh),
         Command::Test(args) => args.run(&sh),
