@@ -6,7 +6,10 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use clap::Parser as _;
 use xshell::{cmd, Shell};
+
+use crate::e2e;
 
 /// Commands the tests call, and the Debian package that provides each.
 const TOOLS: &[(&str, &str)] = &[
@@ -33,6 +36,12 @@ pub struct Args {
     /// Only check and install the tools; do not run the tests.
     #[arg(long)]
     pub tools_only: bool,
+    /// Skip the end-to-end stage (`cargo xtask e2e`) on a systemd host.
+    #[arg(long)]
+    pub skip_e2e: bool,
+    /// The last end-to-end step to run.
+    #[arg(long, value_enum, default_value = "remove")]
+    pub e2e_until: e2e::Step,
     /// Extra arguments passed to `cargo test` (e.g. a test name filter).
     #[arg(last = true)]
     pub cargo_args: Vec<String>,
@@ -53,8 +62,22 @@ impl Args {
                 .run()
                 .context("cargo test failed")
         })?;
-        Ok(())
+        if self.skip_e2e {
+            println!("xtask test: stage 'end to end' SKIPPED (--skip-e2e)");
+            return Ok(());
+        }
+        let until = format!("{:?}", self.e2e_until).to_lowercase();
+        let e2e = E2eDefaults::try_parse_from(["e2e", "--until", until.as_str()])
+            .context("e2e arguments")?;
+        stage("end to end", || e2e.args.run(sh))
     }
+}
+
+/// `cargo xtask e2e`'s own defaults (cache dir, environment), parsed as its command line would be.
+#[derive(clap::Parser)]
+struct E2eDefaults {
+    #[command(flatten)]
+    args: e2e::Args,
 }
 
 /// Runs one named stage and prints a summary line for it, as CI reads them.
@@ -91,9 +114,12 @@ pub fn install_missing_tools(sh: &Shell) -> Result<()> {
     cmd!(sh, "apt-get update -q")
         .run()
         .context("apt-get update failed")?;
-    cmd!(sh, "apt-get install -y -q --no-install-recommends {packages...}")
-        .run()
-        .context("apt-get install failed")?;
+    cmd!(
+        sh,
+        "apt-get install -y -q --no-install-recommends {packages...}"
+    )
+    .run()
+    .context("apt-get install failed")?;
     Ok(())
 }
 
