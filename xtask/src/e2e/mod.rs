@@ -14,6 +14,7 @@ mod docker;
 mod host;
 mod host_image;
 mod http;
+mod publish;
 mod registry;
 mod scratch;
 
@@ -61,6 +62,13 @@ pub struct Args {
     /// Where the host rootfs and the private Docker daemon's data are cached between runs.
     #[arg(long, env = "BERTH_E2E_CACHE", default_value = "/var/cache/berth-e2e")]
     pub cache_dir: PathBuf,
+    /// Skip the mirror step (`berth run --rm hello-world`) and the image checks that depend on
+    /// it, while image pulling is still being built. The summary names what was not proved.
+    #[arg(long)]
+    pub skip_mirror: bool,
+    /// Let `cargo xtask release` compile on this machine instead of in the build container.
+    #[arg(long)]
+    pub host_build: bool,
     /// With --skip-build: the armored secret key the repo in bundles/ was signed with, needed
     /// to publish N+1 in the upgrade step.
     #[arg(long, value_name = "FILE")]
@@ -76,19 +84,29 @@ pub struct Args {
 impl Args {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let started = Instant::now();
-        let mut timings: Vec<(Step, f64)> = Vec::new();
+        let mut timings: Vec<(Step, Option<f64>)> = Vec::new();
         let result = self.run_steps(sh, &mut timings);
         println!("e2e: summary");
+        let mut skipped = Vec::new();
         for (step, secs) in &timings {
-            println!(
-                "e2e:   {:<9} {secs:>7.1}s",
-                format!("{step:?}").to_lowercase()
-            );
+            let name = format!("{step:?}").to_lowercase();
+            match secs {
+                Some(secs) => println!("e2e:   {name:<9} {secs:>7.1}s"),
+                None => {
+                    println!("e2e:   {name:<9} SKIPPED");
+                    skipped.push(name);
+                }
+            }
         }
         let total = started.elapsed().as_secs_f64();
+        let not_proved = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (SKIPPED, not proved: {})", skipped.join(", "))
+        };
         match &result {
             Ok(()) => println!(
-                "e2e: passed every step up to '{:?}' in {total:.1}s",
+                "e2e: passed every step up to '{:?}' in {total:.1}s{not_proved}",
                 self.until
             ),
             Err(err) => println!("e2e: FAILED after {total:.1}s: {err:#}"),
@@ -96,7 +114,7 @@ impl Args {
         result
     }
 
-    fn run_steps(&self, sh: &Shell, timings: &mut Vec<(Step, f64)>) -> Result<()> {
+    fn run_steps(&self, sh: &Shell, timings: &mut Vec<(Step, Option<f64>)>) -> Result<()> {
         let mut run = Run::new(self, sh, timings);
         let bundles = project_root().join("bundles");
 
@@ -106,9 +124,14 @@ impl Args {
                     "e2e: --skip-build: using the repo already in {}",
                     bundles.display()
                 );
-                Ok(None)
+                // The key path is relative to where the command was typed.
+                self.gpg_key
+                    .as_deref()
+                    .map(std::path::absolute)
+                    .transpose()
+                    .map_err(Into::into)
             } else {
-                berth::release_n(sh, &bundles).map(Some)
+                publish::release_n(sh, &bundles, self.host_build).map(Some)
             }
         })?;
         if run.done() {
@@ -174,7 +197,11 @@ impl Args {
         if run.done() {
             return Ok(());
         }
-        run.step(Step::Mirror, |_| session.mirror(&registry))?;
+        if self.skip_mirror {
+            run.skip(Step::Mirror);
+        } else {
+            run.step(Step::Mirror, |_| session.mirror(&registry))?;
+        }
         if run.done() {
             return Ok(());
         }
@@ -195,11 +222,11 @@ struct Run<'a> {
     sh: &'a Shell,
     until: Step,
     last: Option<Step>,
-    timings: &'a mut Vec<(Step, f64)>,
+    timings: &'a mut Vec<(Step, Option<f64>)>,
 }
 
 impl<'a> Run<'a> {
-    fn new(args: &Args, sh: &'a Shell, timings: &'a mut Vec<(Step, f64)>) -> Self {
+    fn new(args: &Args, sh: &'a Shell, timings: &'a mut Vec<(Step, Option<f64>)>) -> Self {
         Run {
             sh,
             until: args.until,
@@ -214,13 +241,21 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let result = body(self.sh);
         let secs = started.elapsed().as_secs_f64();
-        self.timings.push((step, secs));
+        self.timings.push((step, Some(secs)));
         self.last = Some(step);
         match &result {
             Ok(_) => println!("e2e: step '{name}' passed in {secs:.1}s"),
             Err(err) => println!("e2e: step '{name}' FAILED in {secs:.1}s: {err:#}"),
         }
         result.with_context(|| format!("e2e step '{name}'"))
+    }
+
+    /// Records a step that did not run, loudly.
+    fn skip(&mut self, step: Step) {
+        let name = format!("{step:?}").to_lowercase();
+        println!("e2e: ===== step '{name}' SKIPPED: nothing in it is proved =====");
+        self.last = Some(step);
+        self.timings.push((step, None));
     }
 
     /// True once the `--until` step has run.
