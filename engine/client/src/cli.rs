@@ -202,11 +202,29 @@ pub struct ContainerFlags {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Image to create the container from
-    pub image: String,
-    /// Command and arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// IMAGE [COMMAND] [ARG...]: everything after the image belongs to the command
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    pub image_and_command: Vec<String>,
+}
+
+impl ContainerFlags {
+    /// The image (the first positional).
+    pub fn image(&self) -> &str {
+        self.image_and_command
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// The command and its arguments (after the image).
+    pub fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Args)]

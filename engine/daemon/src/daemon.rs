@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::Flags;
 use crate::config::Config;
+use crate::containers::Containers;
 use crate::images::Images;
 use crate::logging::LevelHandle;
 
@@ -18,6 +19,10 @@ pub struct Daemon {
     pub id: String,
     /// Images and registries.
     pub images: Images,
+    /// Containers.
+    pub containers: Containers,
+    /// The tokio runtime, for blocking threads that call async image code.
+    pub handle: tokio::runtime::Handle,
     log_level: LevelHandle,
 }
 
@@ -26,8 +31,11 @@ impl Daemon {
     pub fn new(config: Config, flags: Flags, log_level: LevelHandle) -> Result<Self> {
         let id = engine_id(&config)?;
         let images = Images::open(&config)?;
+        let containers = Containers::open(&config.data_root, &config.exec_root)?;
         Ok(Daemon {
             images,
+            containers,
+            handle: tokio::runtime::Handle::current(),
             config: RwLock::new(Arc::new(config)),
             flags,
             id,

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod containers;
 mod daemon;
 mod fsutil;
 mod images;
@@ -23,6 +24,9 @@ use cli::Flags;
 use config::Config;
 
 fn main() {
+    // berthd is also the container init (berth_runtime re-executes it): this returns at once
+    // in the daemon and never returns in a container's init.
+    berth_runtime::init_hook();
     let flags = Flags::parse();
     if let Some(dir) = &flags.generate_man {
         if let Err(err) = write_man_page(dir) {
@@ -106,6 +110,8 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    // Containers a crashed berthd left are reconciled before the API answers.
+    containers::restart_on_boot(&daemon).await;
     let (shutdown_sender, shutdown) = watch::channel(false);
     let server = tokio::spawn(server::serve(listeners, Arc::clone(&daemon), shutdown));
     tracing::info!(
@@ -124,6 +130,7 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
     }
     tracing::info!("shutting down");
     notify::notify("STOPPING=1");
+    containers::shutdown(&daemon).await;
     let _ = shutdown_sender.send(true);
     let _ = server.await;
     for path in socket_paths {

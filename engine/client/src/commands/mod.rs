@@ -1,7 +1,9 @@
 //! The `berth` commands, one module per area; each returns the process exit code.
 
+pub mod containers;
 pub mod images;
 pub mod lifecycle;
 pub mod progress;
+pub mod run;
 pub mod system;
 pub mod table;

@@ -1,7 +1,8 @@
 //! The Engine API server: accepts connections on every listener, strips and checks the
 //! `/vX.Y` prefix, routes to the handlers, and adds the headers Docker clients expect.
 
-#[allow(dead_code)] // helpers for the container handlers landing next
+mod attach;
+mod containers;
 pub mod http;
 mod images;
 mod pipe;
@@ -153,25 +154,40 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
         (&Method::GET | &Method::HEAD, "/_ping") => return system::ping(&method),
         (&Method::GET, "/version") => return system::version(),
         (&Method::GET, "/info") => {
+            let records: Vec<_> = daemon.containers.all().iter().map(|e| e.record()).collect();
+            let running = records.iter().filter(|r| r.state.running()).count() as u64;
             let counts = system::Counts {
+                containers: records.len() as u64,
+                running,
+                stopped: records.len() as u64 - running,
                 images: daemon
                     .images
                     .store
                     .image_ids()
                     .map(|ids| ids.len() as u64)
                     .unwrap_or(0),
-                ..Default::default()
             };
             return system::info(&daemon, counts);
         }
         (&Method::POST, "/images/create") => return images::pull(daemon, query).await,
-        (&Method::GET, "/images/json") => return images::list(&daemon, &BTreeMap::new()),
+        (&Method::GET, "/images/json") => {
+            let mut in_use = BTreeMap::new();
+            for entry in daemon.containers.all() {
+                *in_use.entry(entry.record().image_id).or_insert(0) += 1;
+            }
+            return images::list(&daemon, &in_use);
+        }
+        (&Method::POST, "/containers/create") => return containers::create(daemon, request).await,
+        (&Method::GET, "/containers/json") => return containers::list(&daemon, &query),
         (&Method::GET, "/images/get") => return images::save(daemon, query.all("names")).await,
         (&Method::POST, "/images/load") => return images::load(daemon, request).await,
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/images/") {
         return route_image(daemon, &method, rest, query).await;
+    }
+    if let Some(rest) = path.strip_prefix("/containers/") {
+        return route_container(daemon, &method, rest, query, request).await;
     }
     Err(not_found(&method, &path))
 }
@@ -201,11 +217,41 @@ async fn route_image(daemon: Arc<Daemon>, method: &Method, rest: &str, query: Qu
             }
         }
         Method::DELETE if !rest.is_empty() => {
-            return images::remove(&daemon, rest, query.flag("force"), Vec::new()).await;
+            let users = match daemon.images.store.resolve(rest) {
+                Ok(id) if !query.flag("force") => daemon.containers.users_of(&id.to_string()),
+                _ => Vec::new(),
+            };
+            return images::remove(&daemon, rest, query.flag("force"), users).await;
         }
         _ => {}
     }
     Err(not_found(method, &format!("/images/{rest}")))
+}
+
+/// `/containers/{id}` and `/containers/{id}/{action}`.
+async fn route_container(
+    daemon: Arc<Daemon>,
+    method: &Method,
+    rest: &str,
+    query: Query,
+    request: Request<Incoming>,
+) -> ApiResult {
+    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        return Err(not_found(method, &format!("/containers/{rest}")));
+    }
+    match (method, action) {
+        (&Method::GET, "json") => containers::inspect(&daemon, id),
+        (&Method::POST, "start") => containers::start(daemon, id).await,
+        (&Method::POST, "stop") => containers::stop(daemon, id, &query).await,
+        (&Method::POST, "restart") => containers::restart(daemon, id, &query).await,
+        (&Method::POST, "kill") => containers::kill(daemon, id, &query).await,
+        (&Method::POST, "wait") => containers::wait(daemon, id, &query).await,
+        (&Method::POST, "attach") => attach::attach(daemon, id, request).await,
+        (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
+        (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,
+        _ => Err(not_found(method, &format!("/containers/{rest}"))),
+    }
 }
 
 #[cfg(test)]

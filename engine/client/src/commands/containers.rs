@@ -1,0 +1,139 @@
+//! Container views: ps, logs and inspect.
+
+use anyhow::{bail, Result};
+use berth_api::container::{ContainerInspect, ContainerSummary};
+use hyper::Method;
+
+use super::images::created_ago;
+use super::run::drain;
+use crate::cli::{InspectArgs, LogsArgs, PsArgs};
+use crate::transport::{encode, Client, DaemonError};
+
+/// `berth ps`.
+pub async fn ps(client: &Client, args: PsArgs) -> Result<i32> {
+    let all = if args.all { "?all=1" } else { "" };
+    let containers: Vec<ContainerSummary> =
+        client.get_json(&format!("/containers/json{all}")).await?;
+    if args.quiet {
+        for container in &containers {
+            println!("{}", short_id(&container.id, args.no_trunc));
+        }
+        return Ok(0);
+    }
+    let rows: Vec<[String; 7]> = containers
+        .iter()
+        .map(|container| {
+            let mut command = format!("\"{}\"", container.command);
+            if !args.no_trunc && command.chars().count() > 20 {
+                command = format!(
+                    "\"{}…\"",
+                    container.command.chars().take(18).collect::<String>()
+                );
+            }
+            [
+                short_id(&container.id, args.no_trunc),
+                container.image.clone(),
+                command,
+                created_ago(container.created),
+                container.status.clone(),
+                String::new(),
+                container
+                    .names
+                    .iter()
+                    .map(|name| name.trim_start_matches('/'))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]
+        })
+        .collect();
+    super::table::print(
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ],
+        &rows,
+    );
+    Ok(0)
+}
+
+fn short_id(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_owned()
+    } else {
+        id.chars().take(12).collect()
+    }
+}
+
+/// `berth logs`.
+pub async fn logs(client: &Client, args: LogsArgs) -> Result<i32> {
+    let name = encode(&args.container);
+    let inspect: ContainerInspect = client.get_json(&format!("/containers/{name}/json")).await?;
+    let mut query = format!("stdout=1&stderr=1&tail={}", encode(&args.tail));
+    if args.follow {
+        query.push_str("&follow=1");
+    }
+    if args.timestamps {
+        query.push_str("&timestamps=1");
+    }
+    if let Some(since) = &args.since {
+        let seconds = match berth_api::time::parse_rfc3339(since) {
+            Some(time) => berth_api::time::unix_seconds(time).to_string(),
+            None if since.parse::<f64>().is_ok() => since.clone(),
+            None => bail!("invalid value for \"since\": {since}"),
+        };
+        query.push_str(&format!("&since={seconds}"));
+    }
+    let response = client
+        .call(
+            Method::GET,
+            &format!("/containers/{name}/logs?{query}"),
+            None,
+        )
+        .await?;
+    drain(response, inspect.config.tty).await?;
+    Ok(0)
+}
+
+/// `berth inspect`: containers first, then images, as a JSON array.
+pub async fn inspect(client: &Client, args: InspectArgs) -> Result<i32> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in &args.names {
+        let encoded = encode(name);
+        let mut attempts = Vec::new();
+        if args.kind.as_deref() != Some("image") {
+            attempts.push(format!("/containers/{encoded}/json"));
+        }
+        if args.kind.as_deref() != Some("container") {
+            attempts.push(format!("/images/{name}/json"));
+        }
+        let mut value = None;
+        for path in attempts {
+            match client.get_json::<serde_json::Value>(&path).await {
+                Ok(found) => {
+                    value = Some(found);
+                    break;
+                }
+                Err(err)
+                    if err
+                        .downcast_ref::<DaemonError>()
+                        .is_some_and(|e| e.status == 404) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        match value {
+            Some(value) => found.push(value),
+            None => {
+                eprintln!("Error: No such object: {name}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&found)?);
+    Ok(code)
+}

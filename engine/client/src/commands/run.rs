@@ -1,0 +1,329 @@
+//! `berth create` and `berth run`: the create request from docker's flags, pulling a missing
+//! image, then (for run) attach, wait and start in the order the docker CLI uses, exiting
+//! with the container's exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{anyhow, bail, Context, Result};
+use berth_api::container::{
+    ContainerCreateRequest, ContainerCreateResponse, HostConfig, RestartPolicy, WaitResponse,
+};
+use berth_api::stream::{FrameDecoder, StreamKind};
+use http_body_util::BodyExt;
+use hyper::Method;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncReadExt;
+
+use super::images::pull_image;
+use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
+use crate::transport::{check, encode, read_json, Client, DaemonError};
+
+/// Reads `--env-file` lines: `KEY=VALUE`, or `KEY` taken from our environment.
+fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("open {}: no such file or directory", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(expand_env)
+        .collect())
+}
+
+/// `KEY=VALUE` as is; a bare `KEY` takes our value, or is dropped when unset.
+fn expand_env(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        Some(entry.to_owned())
+    } else {
+        std::env::var(entry)
+            .ok()
+            .map(|value| format!("{entry}={value}"))
+    }
+}
+
+/// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+fn restart_policy(text: &str) -> Result<RestartPolicy> {
+    let (name, count) = text.split_once(':').unwrap_or((text, ""));
+    let maximum_retry_count = if count.is_empty() {
+        0
+    } else {
+        count.parse().map_err(|_| {
+            anyhow!("invalid restart policy format: maximum retry count must be an integer")
+        })?
+    };
+    if !matches!(name, "no" | "always" | "unless-stopped" | "on-failure") {
+        bail!("invalid restart policy format: unknown policy '{name}'");
+    }
+    if maximum_retry_count != 0 && name != "on-failure" {
+        bail!(
+            "invalid restart policy format: maximum retry count can only be used with 'on-failure'"
+        );
+    }
+    Ok(RestartPolicy {
+        name: name.to_owned(),
+        maximum_retry_count,
+    })
+}
+
+/// The create body for docker-style flags.
+fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreateRequest> {
+    let mut env = Vec::new();
+    for path in &flags.env_file {
+        env.extend(env_file(path)?);
+    }
+    env.extend(flags.env.iter().filter_map(|entry| expand_env(entry)));
+    let mut ulimits = Vec::new();
+    for text in &flags.ulimit {
+        let (name, limits) = text
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid ulimit argument: {text}"))?;
+        let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+        ulimits.push(berth_api::container::Ulimit {
+            name: name.to_owned(),
+            soft: soft
+                .parse()
+                .map_err(|_| anyhow!("invalid ulimit argument: {text}"))?,
+            hard: hard
+                .parse()
+                .map_err(|_| anyhow!("invalid ulimit argument: {text}"))?,
+        });
+    }
+    let memory = match &flags.memory {
+        Some(text) => berth_api::units::parse_ram_bytes(text)? as i64,
+        None => 0,
+    };
+    let nano_cpus = match flags.cpus {
+        Some(cpus) if cpus < 0.0 => bail!("invalid argument for --cpus: must be positive"),
+        Some(cpus) => (cpus * 1e9) as i64,
+        None => 0,
+    };
+    let restart = match &flags.restart {
+        Some(text) => restart_policy(text)?,
+        None => RestartPolicy {
+            name: "no".to_owned(),
+            maximum_retry_count: 0,
+        },
+    };
+    if flags.rm && !matches!(restart.name.as_str(), "no" | "") {
+        bail!("Conflicting options: --restart and --rm");
+    }
+    let mut request = ContainerCreateRequest::default();
+    let config = &mut request.config;
+    config.image = flags.image().to_owned();
+    config.env = env;
+    config.cmd = (!flags.command().is_empty()).then(|| flags.command().to_vec());
+    config.entrypoint = flags.entrypoint.clone().map(|entrypoint| vec![entrypoint]);
+    config.working_dir = flags.workdir.clone().unwrap_or_default();
+    config.user = flags.user.clone().unwrap_or_default();
+    config.tty = flags.tty;
+    config.attach_stdout = attach;
+    config.attach_stderr = attach;
+    config.labels = BTreeMap::new();
+    request.host_config = HostConfig {
+        binds: flags.volume.clone(),
+        network_mode: flags
+            .network
+            .clone()
+            .unwrap_or_else(|| "default".to_owned()),
+        restart_policy: restart,
+        auto_remove: flags.rm,
+        memory,
+        nano_cpus,
+        cpu_shares: flags.cpu_shares.unwrap_or(0),
+        pids_limit: flags.pids_limit,
+        ulimits,
+        ..Default::default()
+    };
+    Ok(request)
+}
+
+/// Creates the container, pulling its image first when the daemon does not have it.
+async fn create_container(client: &Client, flags: &ContainerFlags, attach: bool) -> Result<String> {
+    let request = create_request(flags, attach)?;
+    let path = match &flags.name {
+        Some(name) => format!("/containers/create?name={}", encode(name)),
+        None => "/containers/create".to_owned(),
+    };
+    let answer: Result<ContainerCreateResponse> = client.post_json(&path, &request).await;
+    let answer = match answer {
+        Err(err)
+            if err
+                .downcast_ref::<DaemonError>()
+                .is_some_and(|e| e.status == 404 && e.message.starts_with("No such image")) =>
+        {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                shown_image(flags.image())
+            );
+            pull_to_stderr(client, flags.image()).await?;
+            client.post_json(&path, &request).await?
+        }
+        other => other?,
+    };
+    for warning in &answer.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    Ok(answer.id)
+}
+
+fn shown_image(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || image.contains('@') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Pull progress goes to stderr during `run`, like docker.
+async fn pull_to_stderr(client: &Client, image: &str) -> Result<()> {
+    // The progress renderer prints to stdout; keep stdout for the container's output by
+    // pulling quietly and saying what happened on stderr.
+    pull_image(client, image, true).await?;
+    eprintln!("Status: Downloaded image for {}", shown_image(image));
+    Ok(())
+}
+
+/// `berth create`.
+pub async fn create(client: &Client, args: CreateArgs) -> Result<i32> {
+    let id = create_container(client, &args.container, false).await?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// `berth run`.
+pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
+    let flags = &args.container;
+    let id = match create_container(client, flags, !args.detach).await {
+        Ok(id) => id,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(125);
+        }
+    };
+    if args.detach {
+        if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
+            eprintln!("{err}");
+            return Ok(125);
+        }
+        println!("{id}");
+        return Ok(0);
+    }
+    // Attach first, then wait (headers arrive at once), then start: nothing is missed.
+    let attach = client
+        .send(
+            Method::POST,
+            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+            None,
+            true,
+        )
+        .await?;
+    let attach = check(attach).await?;
+    let upgraded = hyper::upgrade::on(attach)
+        .await
+        .map_err(|err| anyhow!("attach failed: {err}"))?;
+    let tty = flags.tty;
+    let copier = tokio::spawn(copy_output(TokioIo::new(upgraded), tty));
+    let condition = if flags.rm { "removed" } else { "next-exit" };
+    let wait = client
+        .call(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition={condition}"),
+            None,
+        )
+        .await?;
+    if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
+        eprintln!("{err}");
+        copier.abort();
+        return Ok(126);
+    }
+    let copied = copier
+        .await
+        .map_err(|err| anyhow!("output copy failed: {err}"))?;
+    copied?;
+    let answer: WaitResponse = read_json(wait).await?;
+    if let Some(error) = answer.error.filter(|error| !error.message.is_empty()) {
+        eprintln!("Error response from daemon: {}", error.message);
+    }
+    Ok(answer.status_code as i32)
+}
+
+/// Copies attach output (frames, or raw with a TTY) to our stdout and stderr.
+async fn copy_output<R: tokio::io::AsyncRead + Unpin>(mut stream: R, tty: bool) -> Result<()> {
+    let mut decoder = FrameDecoder::default();
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let count = stream.read(&mut buffer).await?;
+        if count == 0 {
+            return Ok(());
+        }
+        if tty {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buffer[..count])?;
+            out.flush()?;
+            continue;
+        }
+        decoder.feed(&buffer[..count]);
+        while let Some((kind, payload)) = decoder.next_frame()? {
+            write_stream(kind, &payload)?;
+        }
+    }
+}
+
+/// Writes a payload to stdout or stderr.
+pub fn write_stream(kind: StreamKind, payload: &[u8]) -> Result<()> {
+    if kind == StreamKind::Stderr {
+        let mut err = std::io::stderr().lock();
+        err.write_all(payload)?;
+        err.flush()?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(payload)?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Reads a whole body (used by logs without follow).
+pub async fn drain(response: hyper::Response<hyper::body::Incoming>, tty: bool) -> Result<()> {
+    let mut decoder = FrameDecoder::default();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if tty {
+            write_stream(StreamKind::Stdout, &data)?;
+            continue;
+        }
+        decoder.feed(&data);
+        while let Some((kind, payload)) = decoder.next_frame()? {
+            write_stream(kind, &payload)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse() {
+        assert_eq!(
+            restart_policy("on-failure:3").unwrap().maximum_retry_count,
+            3
+        );
+        assert_eq!(restart_policy("always").unwrap().name, "always");
+        assert!(restart_policy("always:2").is_err());
+        assert!(restart_policy("sometimes").is_err());
+    }
+
+    #[test]
+    fn shown_image_adds_latest() {
+        assert_eq!(shown_image("hello-world"), "hello-world:latest");
+        assert_eq!(shown_image("127.0.0.1:5000/x"), "127.0.0.1:5000/x:latest");
+        assert_eq!(shown_image("x:1"), "x:1");
+    }
+}

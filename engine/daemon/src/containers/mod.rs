@@ -1,0 +1,274 @@
+//! The container service: the in-memory table of containers (by id, name or id prefix), their
+//! records under data-root/containers, creation from a Docker create request, and the
+//! reconciliation of what a crashed or restarted berthd left behind.
+
+mod lifecycle;
+pub mod logs;
+mod names;
+mod record;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use berth_api::container::ContainerCreateRequest;
+use berth_runtime::Runtime;
+use tokio::sync::{broadcast, watch};
+
+pub use lifecycle::{kill, remove, restart_on_boot, shutdown, start, stop};
+pub use logs::Output;
+pub use record::{now as now_rfc3339, Record, RootfsRecord, RunState};
+
+/// What waiters watch: bumps on every exit and on removal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Phase {
+    /// Exits so far.
+    pub exits: u64,
+    /// Whether the process runs.
+    pub running: bool,
+    /// The last exit code.
+    pub exit_code: i64,
+    /// The container is gone.
+    pub removed: bool,
+}
+
+/// One container in memory.
+pub struct Entry {
+    pub id: String,
+    record: Mutex<Record>,
+    phase: watch::Sender<Phase>,
+    feed: broadcast::Sender<Output>,
+    /// Serializes start, stop and remove.
+    pub operation: tokio::sync::Mutex<()>,
+}
+
+impl Entry {
+    fn new(record: Record) -> Arc<Entry> {
+        let phase = Phase {
+            exits: 0,
+            running: record.state.running(),
+            exit_code: record.state.exit_code,
+            removed: false,
+        };
+        Arc::new(Entry {
+            id: record.id.clone(),
+            record: Mutex::new(record),
+            phase: watch::Sender::new(phase),
+            feed: broadcast::channel(1024).0,
+            operation: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// A copy of the record.
+    pub fn record(&self) -> Record {
+        match self.record.lock() {
+            Ok(record) => record.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Changes the record, saves it atomically into `dir`, and updates the phase.
+    fn update(&self, dir: &std::path::Path, change: impl FnOnce(&mut Record)) {
+        let mut record = match self.record.lock() {
+            Ok(record) => record,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let was_running = record.state.running();
+        change(&mut record);
+        if let Err(err) = record.save(dir) {
+            tracing::error!(container = self.id, error = %format!("{err:#}"), "cannot save container state");
+        }
+        let running = record.state.running();
+        let exit_code = record.state.exit_code;
+        self.phase.send_modify(|phase| {
+            if was_running && !running {
+                phase.exits += 1;
+            }
+            phase.running = running;
+            phase.exit_code = exit_code;
+        });
+    }
+
+    /// Watches the phase.
+    pub fn watch(&self) -> watch::Receiver<Phase> {
+        self.phase.subscribe()
+    }
+
+    /// Subscribes to live output.
+    pub fn output(&self) -> broadcast::Receiver<Output> {
+        self.feed.subscribe()
+    }
+}
+
+/// All containers.
+pub struct Containers {
+    /// data-root/containers.
+    root: PathBuf,
+    /// exec-root/containers: runtime bundles.
+    bundles: PathBuf,
+    runtime: Runtime,
+    entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+    shutting_down: AtomicBool,
+}
+
+impl Containers {
+    /// Opens the table, loading every saved record.
+    pub fn open(data_root: &std::path::Path, exec_root: &std::path::Path) -> Result<Self> {
+        let root = data_root.join("containers");
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create {}", root.display()))?;
+        let bundles = exec_root.join("containers");
+        std::fs::create_dir_all(&bundles)
+            .with_context(|| format!("cannot create {}", bundles.display()))?;
+        let mut entries = BTreeMap::new();
+        for dir in std::fs::read_dir(&root)?.flatten() {
+            match Record::load(&dir.path()) {
+                Ok(record) => {
+                    entries.insert(record.id.clone(), Entry::new(record));
+                }
+                Err(err) => {
+                    tracing::warn!(dir = %dir.path().display(), error = %format!("{err:#}"), "skipping unreadable container")
+                }
+            }
+        }
+        Ok(Containers {
+            root,
+            bundles,
+            runtime: Runtime::new(exec_root.join("runtime")),
+            entries: Mutex::new(entries),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Entry>>> {
+        match self.entries.lock() {
+            Ok(table) => table,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The directory of a container's record and logs.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Every container.
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        self.table().values().cloned().collect()
+    }
+
+    /// Finds a container by id, name (with or without `/`) or unique id prefix.
+    pub fn find(&self, name_or_id: &str) -> Option<Arc<Entry>> {
+        let table = self.table();
+        if let Some(entry) = table.get(name_or_id) {
+            return Some(Arc::clone(entry));
+        }
+        let name = name_or_id.strip_prefix('/').unwrap_or(name_or_id);
+        if let Some(entry) = table.values().find(|entry| entry.record().name == name) {
+            return Some(Arc::clone(entry));
+        }
+        let mut matches = table
+            .values()
+            .filter(|entry| entry.id.starts_with(name_or_id));
+        match (matches.next(), matches.next()) {
+            (Some(entry), None) if !name_or_id.is_empty() => Some(Arc::clone(entry)),
+            _ => None,
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        self.table().remove(id);
+    }
+
+    /// Ids of containers using image `image_id`.
+    pub fn users_of(&self, image_id: &str) -> Vec<String> {
+        self.all()
+            .into_iter()
+            .filter(|entry| entry.record().image_id == image_id)
+            .map(|entry| entry.id.clone())
+            .collect()
+    }
+
+    /// Registers a new container; fails when the name is taken.
+    pub fn insert(&self, record: Record) -> Result<Arc<Entry>, String> {
+        let mut table = self.table();
+        if let Some(holder) = table
+            .values()
+            .find(|entry| entry.record().name == record.name)
+        {
+            return Err(format!(
+                "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                record.name, holder.id
+            ));
+        }
+        let dir = self.dir(&record.id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        record.save(&dir).map_err(|err| format!("{err:#}"))?;
+        let entry = Entry::new(record);
+        table.insert(entry.id.clone(), Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Whether berthd is shutting down (no restarts then).
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// A new random 64-hex container id.
+pub fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    let mut urandom = std::fs::File::open("/dev/urandom").context("cannot open /dev/urandom")?;
+    std::io::Read::read_exact(&mut urandom, &mut bytes).context("cannot read /dev/urandom")?;
+    Ok(hex_string(&bytes))
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A name for a container created without `--name`.
+pub fn generate_name(containers: &Containers, id: &str) -> String {
+    names::generate(id, |candidate| containers.find(candidate).is_none())
+}
+
+/// Checks a user-given name like Docker: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The request's network mode, normalized: Docker's "default" is none here (no bridge yet).
+pub fn network_mode(request: &ContainerCreateRequest) -> Result<String, String> {
+    match request.host_config.network_mode.as_str() {
+        "" | "default" | "none" => Ok("none".to_owned()),
+        "host" => Ok("host".to_owned()),
+        "bridge" => Err("bridge networking is not supported by berthd yet: use --network none or --network host".to_owned()),
+        other => Err(format!(
+            "network mode \"{other}\" is not supported by berthd: use --network none or --network host"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ids() {
+        assert!(valid_name("web-1"));
+        assert!(valid_name("a.b_c"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("a/b"));
+        let id = new_id().unwrap();
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,523 @@
+//! The OCI runtime spec of a container, built the way Docker builds it: image config merged
+//! with the request, Docker's default capabilities (only those the host has), masked and
+//! read-only paths, a seccomp filter refusing what Docker's default profile refuses, cgroup
+//! limits under the `berth` parent, bind mounts and ulimits.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use berth_api::container::{ContainerConfig, Ulimit};
+use berth_runtime::oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
+    LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder,
+    LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+};
+
+use super::record::Record;
+
+/// Docker's default capability set.
+const DEFAULT_CAPABILITIES: &[(&str, u32)] = &[
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_RAW", 13),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_MKNOD", 27),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_SETFCAP", 31),
+];
+
+/// Syscalls Docker's default seccomp profile refuses to a container without CAP_SYS_ADMIN
+/// and friends; everything else is allowed.
+const REFUSED_SYSCALLS: &[&str] = &[
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapon",
+    "swapoff",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
+];
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Merges a create request with the image's config as Docker does; returns the config, the
+/// executable and its arguments.
+pub fn merge_config(
+    mut request: ContainerConfig,
+    image: &ContainerConfig,
+) -> Result<(ContainerConfig, String, Vec<String>)> {
+    let mut env = image.env.clone();
+    for entry in request.env.drain(..) {
+        let key = entry.split('=').next().unwrap_or("").to_owned();
+        env.retain(|existing| existing.split('=').next() != Some(key.as_str()));
+        env.push(entry);
+    }
+    request.env = env;
+    // An entrypoint given at create replaces the image's entrypoint and its Cmd.
+    if request.entrypoint.is_none() {
+        request.entrypoint = image.entrypoint.clone();
+        if request.cmd.as_ref().is_none_or(Vec::is_empty) {
+            request.cmd = image.cmd.clone();
+        }
+    }
+    if request.working_dir.is_empty() {
+        request.working_dir = image.working_dir.clone();
+    }
+    if request.user.is_empty() {
+        request.user = image.user.clone();
+    }
+    for (key, value) in &image.labels {
+        request
+            .labels
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
+    if request.stop_signal.is_none() {
+        request.stop_signal = image.stop_signal.clone();
+    }
+    let mut argv: Vec<String> = request
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(request.cmd.iter().flatten())
+        .cloned()
+        .collect();
+    if argv.first().is_none_or(String::is_empty) {
+        bail!("no command specified");
+    }
+    let path = argv.remove(0);
+    Ok((request, path, argv))
+}
+
+/// A parsed `-v SRC:DST[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: String,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// Parses a bind; the source must be an absolute host path.
+pub fn parse_bind(text: &str) -> Result<Bind> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, destination, mode) = match parts.as_slice() {
+        [source, destination] => (*source, *destination, ""),
+        [source, destination, mode] => (*source, *destination, *mode),
+        _ => bail!("invalid volume specification: '{text}'"),
+    };
+    if !source.starts_with('/') {
+        bail!("invalid volume specification: '{text}': named volumes are not supported, the source must be an absolute path");
+    }
+    if !destination.starts_with('/') {
+        bail!("invalid volume specification: '{text}': mount path must be absolute");
+    }
+    let mut read_only = false;
+    for option in mode.split(',').filter(|option| !option.is_empty()) {
+        match option {
+            "ro" => read_only = true,
+            "rw" | "z" | "Z" | "rprivate" | "private" => {}
+            other => bail!("invalid mode: {other}"),
+        }
+    }
+    Ok(Bind {
+        source: source.to_owned(),
+        destination: destination.to_owned(),
+        read_only,
+    })
+}
+
+/// Capabilities in the host's bounding set (CapBnd of /proc/self/status).
+fn host_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("CapBnd:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// Resolves `user[:group]` against the container's /etc/passwd and /etc/group.
+fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, String)> {
+    let (user_part, group_part) = match user.split_once(':') {
+        Some((user, group)) => (user, Some(group)),
+        None => (user, None),
+    };
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let entry = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 7 && (fields[0] == user_part || fields[2] == user_part));
+    let (uid, mut gid, home) = match (&entry, user_part.parse::<u32>()) {
+        (Some(fields), _) => (
+            fields[2].parse().unwrap_or(0),
+            fields[3].parse().unwrap_or(0),
+            fields[5].to_owned(),
+        ),
+        (None, Ok(uid)) => (uid, 0, "/".to_owned()),
+        (None, Err(_)) if user_part.is_empty() => (0, 0, "/root".to_owned()),
+        (None, Err(_)) => {
+            bail!("unable to find user {user_part}: no matching entries in passwd file")
+        }
+    };
+    if let Some(group) = group_part {
+        let groups = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+        gid = match groups
+            .lines()
+            .map(|line| line.split(':').collect::<Vec<_>>())
+            .find(|fields| fields.len() >= 3 && (fields[0] == group || fields[2] == group))
+        {
+            Some(fields) => fields[2].parse().unwrap_or(0),
+            None => group.parse().map_err(|_| {
+                anyhow::anyhow!("unable to find group {group}: no matching entries in group file")
+            })?,
+        };
+    }
+    Ok((uid, gid, Vec::new(), home))
+}
+
+/// Limits and ulimits merged: the container's override the daemon's defaults by name.
+fn merged_ulimits(defaults: &[Ulimit], container: &[Ulimit]) -> Vec<Ulimit> {
+    let mut merged: Vec<Ulimit> = defaults
+        .iter()
+        .filter(|limit| !container.iter().any(|own| own.name == limit.name))
+        .cloned()
+        .collect();
+    merged.extend(container.iter().cloned());
+    merged
+}
+
+/// Builds the spec for `record` whose rootfs is mounted at `rootfs`.
+pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Result<Spec> {
+    let host = &record.host_config;
+    let config = &record.config;
+    let hostname = record.id[..12].to_owned();
+    let (uid, gid, additional_gids, home) = resolve_user(rootfs, &config.user)?;
+
+    let mut env = config.env.clone();
+    if !env.iter().any(|entry| entry.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_owned());
+    }
+    env.push(format!("HOSTNAME={hostname}"));
+    if !env.iter().any(|entry| entry.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+
+    let host_caps = host_capabilities();
+    let capabilities: HashSet<Capability> = DEFAULT_CAPABILITIES
+        .iter()
+        .filter(|(_, bit)| host_caps & (1u64 << bit) != 0)
+        .filter_map(|(name, _)| Capability::from_str(name).ok())
+        .collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(capabilities.clone())
+        .effective(capabilities.clone())
+        .permitted(capabilities)
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
+        .build()?;
+
+    let mut rlimits = Vec::new();
+    for limit in merged_ulimits(default_ulimits, &host.ulimits) {
+        let kind = PosixRlimitType::from_str(&format!("RLIMIT_{}", limit.name.to_uppercase()))
+            .map_err(|_| anyhow::anyhow!("invalid ulimit type: {}", limit.name))?;
+        rlimits.push(
+            PosixRlimitBuilder::default()
+                .typ(kind)
+                .soft(limit.soft.max(0) as u64)
+                .hard(limit.hard.max(0) as u64)
+                .build()?,
+        );
+    }
+
+    let cwd = if config.working_dir.is_empty() {
+        "/".to_owned()
+    } else {
+        config.working_dir.clone()
+    };
+    let mut args = vec![record.path.clone()];
+    args.extend(record.args.iter().cloned());
+    let mut process = ProcessBuilder::default()
+        .terminal(false)
+        .args(args)
+        .env(env)
+        .cwd(PathBuf::from(cwd))
+        .user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .additional_gids(additional_gids)
+                .build()?,
+        )
+        .capabilities(capabilities)
+        .no_new_privileges(false);
+    if !rlimits.is_empty() {
+        process = process.rlimits(rlimits);
+    }
+
+    let mut spec = berth_runtime::default_spec();
+    spec.set_hostname(Some(hostname));
+    spec.set_process(Some(process.build()?));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(rootfs.to_path_buf())
+            .readonly(false)
+            .build()?,
+    ));
+
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for bind in &host.binds {
+        let bind = parse_bind(bind)?;
+        std::fs::create_dir_all(&bind.source)
+            .with_context(|| format!("cannot create bind source {}", bind.source))?;
+        let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
+        if bind.read_only {
+            options.push("ro".to_owned());
+        }
+        mounts.push(
+            MountBuilder::default()
+                .destination(PathBuf::from(&bind.destination))
+                .typ("bind")
+                .source(PathBuf::from(&bind.source))
+                .options(options)
+                .build()?,
+        );
+    }
+    spec.set_mounts(Some(mounts));
+
+    let mut namespaces: Vec<LinuxNamespace> = Vec::new();
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    if host.network_mode != "host" {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    for kind in kinds {
+        let mut namespace = LinuxNamespace::default();
+        namespace.set_typ(kind);
+        namespaces.push(namespace);
+    }
+
+    let mut resources = LinuxResourcesBuilder::default();
+    if host.memory > 0 {
+        resources = resources.memory(LinuxMemoryBuilder::default().limit(host.memory).build()?);
+    }
+    if host.nano_cpus > 0 || host.cpu_shares > 0 {
+        let mut cpu = LinuxCpuBuilder::default();
+        if host.nano_cpus > 0 {
+            const PERIOD: u64 = 100_000;
+            cpu = cpu
+                .period(PERIOD)
+                .quota(host.nano_cpus * PERIOD as i64 / 1_000_000_000);
+        }
+        if host.cpu_shares > 0 {
+            cpu = cpu.shares(host.cpu_shares as u64);
+        }
+        resources = resources.cpu(cpu.build()?);
+    }
+    if let Some(limit) = host.pids_limit.filter(|limit| *limit > 0) {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
+    }
+
+    let refused = LinuxSyscallBuilder::default()
+        .names(
+            REFUSED_SYSCALLS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .errno_ret(libc::EPERM as u32)
+        .build()?;
+    let seccomp = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .syscalls(vec![refused])
+        .build()?;
+
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources.build()?)
+        .cgroups_path(PathBuf::from(format!("/berth/{}", record.id)))
+        .masked_paths(
+            MASKED_PATHS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            READONLY_PATHS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .seccomp(seccomp)
+        .build()?;
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn merge_follows_docker() {
+        let image = ContainerConfig {
+            env: vec!["PATH=/bin".into(), "A=image".into()],
+            cmd: strings(&["/hello"]),
+            working_dir: "/work".into(),
+            user: "nobody".into(),
+            ..Default::default()
+        };
+        let request = ContainerConfig {
+            env: vec!["A=mine".into()],
+            ..Default::default()
+        };
+        let (merged, path, args) = merge_config(request, &image).unwrap();
+        assert_eq!(merged.env, vec!["PATH=/bin", "A=mine"]);
+        assert_eq!((path.as_str(), args.len()), ("/hello", 0));
+        assert_eq!(merged.working_dir, "/work");
+        assert_eq!(merged.user, "nobody");
+
+        let with_entrypoint = ContainerConfig {
+            entrypoint: strings(&["/bin/sh", "-c"]),
+            ..Default::default()
+        };
+        let image = ContainerConfig {
+            entrypoint: strings(&["/ignored"]),
+            cmd: strings(&["ignored-too"]),
+            ..Default::default()
+        };
+        let (_, path, args) = merge_config(with_entrypoint, &image).unwrap();
+        assert_eq!((path.as_str(), args), ("/bin/sh", vec!["-c".to_owned()]));
+
+        let cmd_only = ContainerConfig {
+            cmd: strings(&["echo", "hi"]),
+            ..Default::default()
+        };
+        let (_, path, args) = merge_config(cmd_only, &image).unwrap();
+        assert_eq!(
+            (path.as_str(), args),
+            ("/ignored", vec!["echo".to_owned(), "hi".to_owned()])
+        );
+
+        assert!(merge_config(ContainerConfig::default(), &ContainerConfig::default()).is_err());
+    }
+
+    #[test]
+    fn binds_parse() {
+        let bind = parse_bind("/srv/data:/data:ro").unwrap();
+        assert_eq!(
+            (
+                bind.source.as_str(),
+                bind.destination.as_str(),
+                bind.read_only
+            ),
+            ("/srv/data", "/data", true)
+        );
+        assert!(parse_bind("named:/data").is_err());
+        assert!(parse_bind("/a:relative").is_err());
+        assert!(parse_bind("/a:/b:bogus").is_err());
+    }
+
+    #[test]
+    fn users_resolve_from_the_rootfs() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::fs::write(
+            root.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:33:34::/var/www:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(root.path().join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
+        assert_eq!(resolve_user(root.path(), "").unwrap().0, 0);
+        let (uid, gid, _, home) = resolve_user(root.path(), "web").unwrap();
+        assert_eq!((uid, gid, home.as_str()), (33, 34, "/var/www"));
+        let (uid, gid, _, _) = resolve_user(root.path(), "1000:staff").unwrap();
+        assert_eq!((uid, gid), (1000, 50));
+        assert!(resolve_user(root.path(), "ghost").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Container output over HTTP: `attach` (an HTTP upgrade to a raw stream carrying
+//! multiplexed frames, or raw bytes with a TTY) and `logs` (stored json-file lines, then the
+//! live feed with `follow`).
+
+use std::sync::Arc;
+
+use berth_api::stream::{encode_frame, StreamKind, MULTIPLEXED_CONTENT_TYPE, RAW_CONTENT_TYPE};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::broadcast;
+
+use super::containers::find;
+use super::http::{empty, streaming, ApiError, ApiResult, Query};
+use crate::containers::logs::read_all;
+use crate::containers::Output;
+use crate::daemon::Daemon;
+
+fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Option<&str>) -> Bytes {
+    let mut data = Vec::with_capacity(payload.len() + 32);
+    if let Some(time) = timestamp {
+        data.extend_from_slice(time.as_bytes());
+        data.push(b' ');
+    }
+    data.extend_from_slice(payload);
+    if tty {
+        Bytes::from(data)
+    } else {
+        Bytes::from(encode_frame(kind, &data))
+    }
+}
+
+fn wanted(query: &Query, kind: StreamKind) -> bool {
+    match kind {
+        StreamKind::Stderr => query.flag("stderr"),
+        _ => query.flag("stdout"),
+    }
+}
+
+/// `POST /containers/{id}/attach?stream=1&stdout=1&stderr=1`.
+pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incoming>) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let query = Query::parse(request.uri().query());
+    if !query.flag("stream") && !query.flag("logs") {
+        return Err(ApiError::bad_request("attach needs stream=1 or logs=1"));
+    }
+    let tty = entry.record().config.tty;
+    // Subscribe before answering so nothing the container prints after start is missed.
+    let mut output = entry.output();
+    let running_or_created = {
+        let status = entry.record().state.status;
+        status == "created" || status == "running" || status == "restarting"
+    };
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let upgraded = match upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::debug!(error = %err, "attach upgrade failed");
+                return;
+            }
+        };
+        let mut io = TokioIo::new(upgraded);
+        if running_or_created && query.flag("stream") {
+            loop {
+                match output.recv().await {
+                    Ok(Output::Line(kind, bytes, _)) => {
+                        if wanted(&query, kind)
+                            && io.write_all(&frame(tty, kind, &bytes, None)).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "attach client too slow: output dropped");
+                    }
+                }
+            }
+        }
+        let _ = io.flush().await;
+        let _ = io.shutdown().await;
+    });
+    let content_type = if tty {
+        RAW_CONTENT_TYPE
+    } else {
+        MULTIPLEXED_CONTENT_TYPE
+    };
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("tcp"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// `GET /containers/{id}/logs?stdout=1&stderr=1&follow=..&tail=..&since=..&timestamps=..`.
+pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    if !query.flag("stdout") && !query.flag("stderr") {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let record = entry.record();
+    let tty = record.config.tty;
+    let follow = query.flag("follow") && record.state.running();
+    let timestamps = query.flag("timestamps");
+    let since = match query.get("since").filter(|s| !s.is_empty() && *s != "0") {
+        Some(text) => Some(
+            text.split('.')
+                .next()
+                .and_then(|seconds| seconds.parse::<i64>().ok())
+                .ok_or_else(|| ApiError::bad_request(format!("invalid since: {text}")))?,
+        ),
+        None => None,
+    };
+    let tail = match query.get("tail").filter(|t| !t.is_empty() && *t != "all") {
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid tail: {text}")))?,
+        ),
+        None => None,
+    };
+    // Live output first, so lines written while the files are read are not lost.
+    let mut live = follow.then(|| entry.output());
+    let max_file = daemon.config().log_max_file;
+    let path = record.log_path.clone();
+    let mut lines = tokio::task::spawn_blocking(move || read_all(&path, max_file))
+        .await
+        .map_err(|err| ApiError::internal(err.to_string()))?;
+    lines.retain(|line| {
+        since.is_none_or(|since| {
+            berth_api::time::parse_rfc3339(&line.time)
+                .map(berth_api::time::unix_seconds)
+                .is_some_and(|time| time >= since)
+        })
+    });
+    if let Some(tail) = tail {
+        let skip = lines.len().saturating_sub(tail);
+        lines.drain(..skip);
+    }
+    let content_type = if tty {
+        RAW_CONTENT_TYPE
+    } else {
+        MULTIPLEXED_CONTENT_TYPE
+    };
+    let (response, body) = streaming(StatusCode::OK, content_type);
+    tokio::spawn(async move {
+        for line in &lines {
+            let kind = if line.stream == "stderr" {
+                StreamKind::Stderr
+            } else {
+                StreamKind::Stdout
+            };
+            if !wanted(&query, kind) {
+                continue;
+            }
+            let stamp = timestamps.then_some(line.time.as_str());
+            if body
+                .send(frame(tty, kind, line.log.as_bytes(), stamp))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let last_time = lines
+            .last()
+            .map(|line| line.time.clone())
+            .unwrap_or_default();
+        if let Some(live) = live.as_mut() {
+            loop {
+                match live.recv().await {
+                    Ok(Output::Line(kind, bytes, time)) => {
+                        // Lines already sent from the file have a time at or before the last.
+                        if time <= last_time || !wanted(&query, kind) {
+                            continue;
+                        }
+                        let stamp = timestamps.then_some(time.as_str());
+                        if body.send(frame(tty, kind, &bytes, stamp)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                }
+            }
+        }
+    });
+    Ok(response)
+}

@@ -1,0 +1,314 @@
+//! Container endpoints: create, list, inspect, start, stop, restart, kill, wait and delete.
+//! Attach and logs live in [`super::attach`].
+
+use std::sync::Arc;
+
+use berth_api::container::{
+    ContainerCreateRequest, ContainerCreateResponse, WaitError, WaitResponse,
+};
+use berth_image::Reference;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+
+use super::http::{
+    json_response, no_content, ok_json, read_json, streaming, ApiError, ApiResult, Query,
+};
+use super::images::image_error;
+use crate::containers::{self, spec, Entry, Record, RootfsRecord};
+use crate::daemon::Daemon;
+
+/// Finds a container or answers Docker's 404.
+pub fn find(daemon: &Daemon, name: &str) -> Result<Arc<Entry>, ApiError> {
+    daemon
+        .containers
+        .find(name)
+        .ok_or_else(|| ApiError::not_found(format!("No such container: {name}")))
+}
+
+fn internal(err: anyhow::Error) -> ApiError {
+    ApiError::internal(format!("{err:#}"))
+}
+
+/// The image's default process config from its config blob.
+fn image_config(
+    daemon: &Daemon,
+    id: &berth_image::ImageId,
+) -> Result<berth_api::container::ContainerConfig, ApiError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Blob {
+        config: Option<berth_api::container::ContainerConfig>,
+    }
+    let bytes = daemon
+        .images
+        .store
+        .image_config_bytes(id)
+        .map_err(image_error)?;
+    let blob: Blob = serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::internal(format!("image config {id}: {err}")))?;
+    Ok(blob.config.unwrap_or_default())
+}
+
+/// `POST /containers/create?name=..`.
+pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
+    let query = Query::parse(request.uri().query());
+    let body: ContainerCreateRequest = read_json(request).await?;
+    let name = query
+        .get("name")
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_owned();
+    if !name.is_empty() && !containers::valid_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
+    }
+    if body.config.image.is_empty() {
+        return Err(ApiError::bad_request("config.Image is required"));
+    }
+    let network_mode = containers::network_mode(&body).map_err(ApiError::bad_request)?;
+    let mut host_config = body.host_config.clone();
+    host_config.network_mode = network_mode;
+    let policy = host_config.restart_policy.name.as_str();
+    if !matches!(
+        policy,
+        "" | "no" | "always" | "unless-stopped" | "on-failure"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "invalid restart policy '{policy}'"
+        )));
+    }
+    if host_config.auto_remove && !matches!(policy, "" | "no") {
+        return Err(ApiError::bad_request(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    if host_config.memory > 0 && host_config.memory < 6 * 1024 * 1024 {
+        return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
+    }
+    for bind in &host_config.binds {
+        spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    }
+
+    let image_id = match daemon.images.store.resolve(&body.config.image) {
+        Ok(id) => id,
+        Err(berth_image::Error::NotFound(_)) => {
+            let shown = Reference::parse(&body.config.image)
+                .map(|reference| reference.familiar())
+                .unwrap_or_else(|_| body.config.image.clone());
+            let shown = if shown.contains(':') || shown.contains('@') {
+                shown
+            } else {
+                format!("{shown}:latest")
+            };
+            return Err(ApiError::not_found(format!("No such image: {shown}")));
+        }
+        Err(err) => return Err(image_error(err)),
+    };
+    let image = image_config(&daemon, &image_id)?;
+    let (config, path, args) = spec::merge_config(body.config.clone(), &image)
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+
+    let id = containers::new_id().map_err(internal)?;
+    let name = if name.is_empty() {
+        containers::generate_name(&daemon.containers, &id)
+    } else {
+        name
+    };
+    if let Some(holder) = daemon
+        .containers
+        .find(&name)
+        .filter(|e| e.record().name == name)
+    {
+        return Err(ApiError::conflict(format!(
+            "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+            holder.id
+        )));
+    }
+    let rootfs = daemon
+        .images
+        .store
+        .prepare_rootfs(&image_id, &id)
+        .await
+        .map_err(image_error)?;
+    let dir = daemon.containers.dir(&id);
+    let record = Record {
+        id: id.clone(),
+        name,
+        created: containers::now_rfc3339(),
+        image_name: body.config.image.clone(),
+        image_id: image_id.to_string(),
+        config,
+        host_config,
+        path,
+        args,
+        rootfs: RootfsRecord::from_rootfs(&rootfs),
+        log_path: dir.join(format!("{id}-json.log")),
+        state: containers::RunState {
+            status: "created".to_owned(),
+            ..Default::default()
+        },
+        restart_count: 0,
+    };
+    if let Err(message) = daemon.containers.insert(record) {
+        let _ = daemon.images.store.remove_rootfs(&id).await;
+        return Err(ApiError::conflict(message));
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        &ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        },
+    ))
+}
+
+/// `GET /containers/json?all=..`.
+pub fn list(daemon: &Daemon, query: &Query) -> ApiResult {
+    let all = query.flag("all");
+    let mut records: Vec<Record> = daemon
+        .containers
+        .all()
+        .iter()
+        .map(|entry| entry.record())
+        .filter(|record| all || record.state.running())
+        .collect();
+    records.sort_by(|a, b| b.created.cmp(&a.created));
+    let summaries: Vec<_> = records.iter().map(Record::summary).collect();
+    ok_json(&summaries)
+}
+
+/// `GET /containers/{id}/json`.
+pub fn inspect(daemon: &Daemon, name: &str) -> ApiResult {
+    let entry = find(daemon, name)?;
+    ok_json(&entry.record().inspect(&daemon.config().storage_driver))
+}
+
+/// `POST /containers/{id}/start`: 204, or 304 when already running.
+pub async fn start(daemon: Arc<Daemon>, name: &str) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    match containers::start(&daemon, &entry).await {
+        Ok(true) => no_content(StatusCode::NO_CONTENT),
+        Ok(false) => no_content(StatusCode::NOT_MODIFIED),
+        Err(err) => Err(ApiError::bad_request(format!(
+            "failed to start container {}: {err:#}",
+            entry.id
+        ))),
+    }
+}
+
+fn timeout(query: &Query) -> Result<Option<i64>, ApiError> {
+    query
+        .get("t")
+        .or_else(|| query.get("timeout"))
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeout: {t}")))
+        })
+        .transpose()
+}
+
+/// `POST /containers/{id}/stop?t=..`: 204, or 304 when not running.
+pub async fn stop(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let seconds = timeout(query)?;
+    match containers::stop(&daemon, &entry, seconds, true).await {
+        Ok(true) => no_content(StatusCode::NO_CONTENT),
+        Ok(false) => no_content(StatusCode::NOT_MODIFIED),
+        Err(err) => Err(internal(err)),
+    }
+}
+
+/// `POST /containers/{id}/restart?t=..`.
+pub async fn restart(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let seconds = timeout(query)?;
+    containers::stop(&daemon, &entry, seconds, false)
+        .await
+        .map_err(internal)?;
+    containers::start(&daemon, &entry).await.map_err(|err| {
+        ApiError::internal(format!("Cannot restart container {}: {err:#}", entry.id))
+    })?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/kill?signal=..`.
+pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let signal = query
+        .get("signal")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("SIGKILL");
+    containers::kill(&daemon, &entry, signal)
+        .await
+        .map_err(|message| {
+            if message.contains("is not running") {
+                ApiError::conflict(message)
+            } else {
+                ApiError::bad_request(message)
+            }
+        })?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /containers/{id}?force=..`.
+pub async fn remove(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    containers::remove(&daemon, &entry, query.flag("force"))
+        .await
+        .map_err(|message| {
+            if message.starts_with("You cannot remove") {
+                ApiError::conflict(message)
+            } else {
+                ApiError::internal(message)
+            }
+        })?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/wait?condition=..`: headers go out at once; the body follows when
+/// the condition (not-running, next-exit or removed) is met.
+pub async fn wait(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let condition = query.get("condition").unwrap_or("not-running").to_owned();
+    if !matches!(
+        condition.as_str(),
+        "" | "not-running" | "next-exit" | "removed"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: \"{condition}\""
+        )));
+    }
+    let mut phase = entry.watch();
+    let start = phase.borrow().clone();
+    drop(entry);
+    let (response, body) = streaming(StatusCode::OK, "application/json");
+    tokio::spawn(async move {
+        let reached = phase
+            .wait_for(|now| match condition.as_str() {
+                "next-exit" => now.exits > start.exits || now.removed,
+                "removed" => now.removed,
+                _ => !now.running || now.removed,
+            })
+            .await
+            .map(|now| now.clone());
+        let answer = match reached {
+            Ok(now) => WaitResponse {
+                status_code: now.exit_code,
+                error: None,
+            },
+            Err(_) => WaitResponse {
+                status_code: start.exit_code,
+                error: Some(WaitError {
+                    message: "container disappeared while waiting".to_owned(),
+                }),
+            },
+        };
+        if let Ok(json) = serde_json::to_vec(&answer) {
+            let _ = body.send(Bytes::from(json)).await;
+        }
+    });
+    Ok(response)
+}

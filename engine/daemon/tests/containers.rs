@@ -1,0 +1,344 @@
+//! Containers through berthd with images pulled from a real registry mirror: the real docker
+//! CLI (`run --rm`, `run -d` + logs + ps + stop + rm, rmi), API errors, restart policies, and
+//! a berthd restart and kill -9 reconciled without leaks.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::registry::{Registry, HELLO_MESSAGE};
+use support::Daemon;
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed ({:?}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn start_with_mirror(registry: &Registry) -> Daemon {
+    Daemon::start(
+        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
+        &[],
+    )
+}
+
+fn docker(daemon: &Daemon) -> Command {
+    support::require_tool("docker");
+    let mut command = Command::new("docker");
+    command
+        .args(["-H", &daemon.host()])
+        .env("DOCKER_CONFIG", daemon.dir.path());
+    command
+}
+
+/// Mounts under the daemon's directory still present.
+fn mounts_under(dir: &std::path::Path) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.display().to_string();
+    mounts
+        .lines()
+        .filter(|line| line.contains(&dir))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// cgroup directories of containers left under any `berth/` parent for these ids.
+fn cgroups_of(ids: &[String]) -> Vec<String> {
+    let mut left = Vec::new();
+    for controller in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for id in ids {
+            let path = controller.path().join("berth").join(id);
+            if path.exists() {
+                left.push(path.display().to_string());
+            }
+        }
+    }
+    left
+}
+
+#[test]
+fn berth_run_rm_hello_world_pulls_through_the_mirror() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    let output = daemon
+        .berth()
+        .args(["run", "--rm", "hello-world"])
+        .output()
+        .unwrap();
+    let stdout = ok(output);
+    assert!(stdout.contains(HELLO_MESSAGE), "{stdout}");
+    let ps = ok(daemon.berth().args(["ps", "-aq"]).output().unwrap());
+    assert_eq!(ps.trim(), "", "--rm removed the container");
+    assert!(mounts_under(daemon.dir.path()).is_empty());
+
+    // run exits with the container's exit code.
+    let status = daemon
+        .berth()
+        .args([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            "hello-world",
+            "-c",
+            "exit 7",
+        ])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+fn docker_cli_run_logs_ps_stop_rm_rmi() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    let stdout = ok(docker(&daemon)
+        .args(["run", "--rm", "hello-world"])
+        .output()
+        .unwrap());
+    assert!(stdout.contains(HELLO_MESSAGE), "{stdout}");
+
+    let id = ok(docker(&daemon)
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "--entrypoint",
+            "/bin/sh",
+            "hello-world",
+            "-c",
+            "echo started; echo oops >&2; sleep 300",
+        ])
+        .output()
+        .unwrap());
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = docker(&daemon).args(["logs", "ticker"]).output().unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&logs.stdout).into_owned(),
+            String::from_utf8_lossy(&logs.stderr).into_owned(),
+        );
+        if out.contains("started") && err.contains("oops") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "logs: {out} / {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ps = ok(docker(&daemon).args(["ps", "-a"]).output().unwrap());
+    assert!(ps.contains("ticker") && ps.contains("Up "), "{ps}");
+    let inspect = daemon
+        .request("GET", "/v1.44/containers/ticker/json", None)
+        .json();
+    assert_eq!(inspect["State"]["Running"], true);
+    assert!(
+        !cgroups_of(std::slice::from_ref(&id)).is_empty(),
+        "container has a cgroup under berth/"
+    );
+
+    // rm of a running container is a 409; rmi of a used image too.
+    let refused = docker(&daemon).args(["rm", "ticker"]).output().unwrap();
+    assert!(!refused.status.success());
+    let refused = docker(&daemon)
+        .args(["rmi", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
+    ok(docker(&daemon)
+        .args(["stop", "-t", "1", "ticker"])
+        .output()
+        .unwrap());
+    let ps = ok(docker(&daemon).args(["ps", "-a"]).output().unwrap());
+    assert!(
+        ps.contains("Exited (137)") || ps.contains("Exited (143)"),
+        "{ps}"
+    );
+    ok(docker(&daemon).args(["rm", "ticker"]).output().unwrap());
+    ok(docker(&daemon)
+        .args(["rmi", "hello-world"])
+        .output()
+        .unwrap());
+    assert!(cgroups_of(&[id]).is_empty(), "cgroup removed");
+    assert!(mounts_under(daemon.dir.path()).is_empty());
+}
+
+#[test]
+fn api_errors_and_bridge_refusal() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    let missing = daemon.request(
+        "POST",
+        "/v1.44/containers/create",
+        Some(br#"{"Image":"hello-world"}"#),
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json()["message"],
+        "No such image: hello-world:latest"
+    );
+    ok(daemon
+        .berth()
+        .args(["pull", "-q", "hello-world"])
+        .output()
+        .unwrap());
+
+    let bad_json = daemon.request("POST", "/v1.44/containers/create", Some(b"{not json"));
+    assert_eq!(bad_json.status, 400);
+    assert_eq!(bad_json.header("Content-Type"), Some("application/json"));
+    let huge = vec![b' '; 2 << 20];
+    let too_big = daemon.request("POST", "/v1.44/containers/create", Some(&huge));
+    assert_eq!(too_big.status, 413);
+    let bridge = daemon.request(
+        "POST",
+        "/v1.44/containers/create",
+        Some(br#"{"Image":"hello-world","HostConfig":{"NetworkMode":"bridge"}}"#),
+    );
+    assert_eq!(bridge.status, 400);
+    assert!(
+        bridge.text().contains("bridge networking is not supported"),
+        "{}",
+        bridge.text()
+    );
+    let nobody = daemon.request("POST", "/v1.44/containers/nothere/start", None);
+    assert_eq!(nobody.status, 404);
+    assert_eq!(nobody.json()["message"], "No such container: nothere");
+    // Still serving after all that.
+    assert_eq!(daemon.request("GET", "/_ping", None).status, 200);
+
+    let created = ok(daemon
+        .berth()
+        .args(["create", "--name", "dup", "hello-world"])
+        .output()
+        .unwrap());
+    assert_eq!(created.trim().len(), 64);
+    let again = daemon
+        .berth()
+        .args(["create", "--name", "dup", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is already in use"));
+}
+
+#[test]
+fn restart_keeps_containers_and_kill_9_is_reconciled() {
+    let registry = Registry::with_hello_world();
+    let config = format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url());
+    let daemon = Daemon::start(&config, &[]);
+    ok(daemon
+        .berth()
+        .args(["run", "--name", "done", "hello-world"])
+        .output()
+        .unwrap());
+    let id = ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "sleeper",
+            "--entrypoint",
+            "/bin/sleep",
+            "hello-world",
+            "300",
+        ])
+        .output()
+        .unwrap())
+    .trim()
+    .to_owned();
+    let inspect = daemon
+        .request("GET", "/v1.44/containers/sleeper/json", None)
+        .json();
+    let pid = inspect["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 0);
+
+    // kill -9 berthd while the container runs, then start it again on the same data-root.
+    support::signal(daemon.child.id(), libc::SIGKILL);
+    let mut daemon = daemon;
+    support::wait_exit(&mut daemon.child, Duration::from_secs(10));
+    let dir = std::mem::replace(&mut daemon.dir, tempfile::tempdir().unwrap());
+    drop(daemon);
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    let ps = ok(daemon.berth().args(["ps", "-a"]).output().unwrap());
+    assert!(ps.contains("done") && ps.contains("sleeper"), "{ps}");
+    let inspect = daemon
+        .request("GET", "/v1.44/containers/sleeper/json", None)
+        .json();
+    assert_eq!(inspect["State"]["Running"], false, "{inspect}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "orphan reaped"
+    );
+    assert!(
+        cgroups_of(std::slice::from_ref(&id)).is_empty(),
+        "no leaked cgroup"
+    );
+    let merged = daemon
+        .dir
+        .path()
+        .join("data/image/containers")
+        .join(&id)
+        .join("merged");
+    assert!(
+        !mounts_under(daemon.dir.path())
+            .iter()
+            .any(|m| m.contains(&id)),
+        "no leaked mount of {}",
+        merged.display()
+    );
+    // A plain restart keeps both, and the reconciled container starts again.
+    let (code, dir) = daemon.stop();
+    assert_eq!(code, 0);
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    ok(daemon.berth().args(["start", "sleeper"]).output().unwrap());
+    ok(daemon
+        .berth()
+        .args(["rm", "-f", "sleeper", "done"])
+        .output()
+        .unwrap());
+    assert!(cgroups_of(&[id]).is_empty());
+}
+
+#[test]
+fn restart_policy_on_failure_retries() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart",
+            "on-failure:2",
+            "--entrypoint",
+            "/bin/sh",
+            "hello-world",
+            "-c",
+            "exit 3",
+        ])
+        .output()
+        .unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let inspect = daemon
+            .request("GET", "/v1.44/containers/flaky/json", None)
+            .json();
+        if inspect["RestartCount"] == 2 && inspect["State"]["Status"] == "exited" {
+            assert_eq!(inspect["State"]["ExitCode"], 3);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{inspect}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
