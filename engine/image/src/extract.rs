@@ -241,14 +241,23 @@ impl Extractor {
                 self.dir_times.push((path.clone(), mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(&path, &mut self.verified_dirs)?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
-                    .at("create", &path)?;
+                let create = || {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&path)
+                };
+                // O_EXCL never follows a final symlink; replace whatever is there and retry.
+                let mut file = match create() {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        remove_existing(&path, &mut self.verified_dirs)?;
+                        create()
+                    }
+                    other => other,
+                }
+                .at("create", &path)?;
                 let written = io::copy(&mut entry, &mut file).at("write", &path)?;
                 self.content_bytes += written;
             }
