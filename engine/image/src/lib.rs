@@ -7,6 +7,15 @@
 //! - [`save`] / [`load`] read and write docker-archive (and load OCI layout) tarballs.
 //! - [`Store::prepare_rootfs`] gives a container its root filesystem (overlay2 or vfs).
 //!
+//! Notes for callers:
+//! - Store lookups (`images`, `image`, `resolve`, `lookup`, `tag`) are quick synchronous
+//!   file reads; pull, push, save, load, rmi and rootfs preparation are async.
+//! - [`pull`] emits the whole Docker progress sequence, ending with the `Digest:` and
+//!   `Status:` lines; [`push`] ends with `<tag>: digest: <digest> size: <n>`.
+//! - [`Store::remove_image`] does not know about containers: refuse images in use first.
+//! - `examples/pull-bench.rs` pulls into a fresh store and prints wall time and extraction
+//!   throughput as JSON, for `cargo xtask bench`.
+//!
 //! ```no_run
 //! use berth_image::{pull, PullOptions, Reference, RegistryConfig, StorageDriver, Store};
 //!
