@@ -77,6 +77,10 @@ fn write_man_page(dir: &std::path::Path) -> Result<()> {
 
 /// Takes the locks, opens the listeners, serves until SIGTERM/SIGINT, then shuts down.
 async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Result<()> {
+    // Handlers first: a client may signal as soon as the socket exists.
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let _lock = lock::DataRootLock::acquire(&config.data_root)?;
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("cannot create exec-root {}", config.exec_root.display()))?;
@@ -106,10 +110,13 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
         })
         .collect();
     let daemon = Arc::new(daemon::Daemon::new(config.clone(), flags, level)?);
+    if config.cgroup_driver == config::CgroupDriver::Systemd {
+        tracing::warn!(
+            "exec-opts native.cgroupdriver=systemd: systemd scopes are not implemented yet; \
+             containers get cgroupfs cgroups under berth/"
+        );
+    }
 
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     // Containers a crashed berthd left are reconciled before the API answers.
     containers::restart_on_boot(&daemon).await;
     let (shutdown_sender, shutdown) = watch::channel(false);
