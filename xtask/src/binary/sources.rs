@@ -126,9 +126,43 @@ pub fn vendor(sh: &Shell, cache: &Cache, project_root: &Path) -> Result<PathBuf>
     Ok(dir)
 }
 
+/// Sets the modification time of everything under `dir` to the Unix epoch. A new Cargo.lock
+/// means a new vendor copy; with fresh mtimes, every build script that says
+/// `rerun-if-changed` (aws-lc-sys, zstd-sys...) would run again and recompile its C code, and
+/// everything above it. Epoch times keep the dev cache valid across vendor copies.
+fn set_times_to_epoch(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            set_times_to_epoch(&path)?;
+        }
+        if !meta.file_type().is_symlink() {
+            std::fs::File::open(&path)
+                .and_then(|file| file.set_modified(std::time::UNIX_EPOCH))
+                .with_context(|| format!("set the mtime of {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vendored_trees_get_epoch_mtimes() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(temp.path().join("crate-1.0.0/src")).expect("mkdir");
+        std::fs::write(temp.path().join("crate-1.0.0/src/lib.rs"), "").expect("write");
+        set_times_to_epoch(temp.path()).expect("set times");
+        for path in ["crate-1.0.0", "crate-1.0.0/src", "crate-1.0.0/src/lib.rs"] {
+            let modified = std::fs::metadata(temp.path().join(path))
+                .expect("stat")
+                .modified();
+            assert_eq!(modified.expect("mtime"), std::time::UNIX_EPOCH, "{path}");
+        }
+    }
 
     #[test]
     fn the_workspace_version_and_commit_are_read() {
