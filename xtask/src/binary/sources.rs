@@ -121,6 +121,7 @@ pub fn vendor(sh: &Shell, cache: &Cache, project_root: &Path) -> Result<PathBuf>
     .ignore_stdout()
     .run()
     .context("cargo vendor failed")?;
+    set_times_to_epoch(&partial)?;
     std::fs::rename(&partial, &dir)
         .with_context(|| format!("rename {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
