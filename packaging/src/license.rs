@@ -9,9 +9,10 @@ pub struct CrateInfo {
     pub license: Option<String>,
 }
 
-/// Joins the crates' license expressions with AND, each distinct expression once, sorted;
-/// expressions containing OR are parenthesised and the legacy `MIT/Apache-2.0` becomes
-/// `(Apache-2.0 OR MIT)`. A crate without a license field is an error naming it.
+/// Joins the crates' license expressions with AND: each expression is split at its top-level
+/// ANDs, every distinct term appears once, sorted; terms containing OR or WITH are
+/// parenthesised, and the legacy `MIT/Apache-2.0` becomes `Apache-2.0 OR MIT`. A crate without a
+/// license field is an error naming it.
 pub fn spdx_and(crates: &[CrateInfo]) -> Result<String, String> {
     let mut terms = std::collections::BTreeSet::new();
     for krate in crates {
@@ -21,14 +22,17 @@ pub fn spdx_and(crates: &[CrateInfo]) -> Result<String, String> {
                 krate.name, krate.version
             ));
         };
-        let normalized = normalize(license);
-        if normalized.is_empty() {
+        let text = license.replace('/', " OR ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
             return Err(format!(
                 "crate {} {} has an empty license field",
                 krate.name, krate.version
             ));
         }
-        terms.insert(normalized);
+        for term in split_top_level(&text, " AND ") {
+            terms.insert(normalize_term(term));
+        }
     }
     let single = terms.len() == 1;
     Ok(terms
@@ -44,20 +48,46 @@ pub fn spdx_and(crates: &[CrateInfo]) -> Result<String, String> {
         .join(" AND "))
 }
 
-/// One expression in canonical spacing; a top-level list of OR alternatives is sorted.
-fn normalize(license: &str) -> String {
-    let text = license.replace('/', " OR ");
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let text = words.join(" ");
-    if text.contains(['(', ')']) || text.contains(" AND ") {
-        return text;
+/// Splits `text` at `separator` where it is outside parentheses.
+fn split_top_level<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0i32, 0usize, 0usize);
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ if depth == 0 && text[i..].starts_with(separator) => {
+                parts.push(&text[start..i]);
+                i += separator.len();
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    let mut alternatives: Vec<&str> = text.split(" OR ").collect();
+    parts.push(&text[start..]);
+    parts
+}
+
+/// One AND-free term: redundant outer parentheses removed; a plain list of OR alternatives
+/// sorted and deduplicated.
+fn normalize_term(term: &str) -> String {
+    let mut term = term.trim();
+    while is_wrapped(term) {
+        term = term[1..term.len() - 1].trim();
+    }
+    if term.contains(['(', ')']) || split_top_level(term, " AND ").len() > 1 {
+        return term.to_string();
+    }
+    let mut alternatives: Vec<&str> = term.split(" OR ").collect();
     alternatives.sort_unstable();
     alternatives.dedup();
     alternatives.join(" OR ")
 }
 
+/// True when the whole term is one parenthesised group, e.g. `(A OR B)` but not `(A) OR (B)`.
 fn is_wrapped(term: &str) -> bool {
     if !(term.starts_with('(') && term.ends_with(')')) {
         return false;
@@ -102,6 +132,19 @@ mod tests {
         assert_eq!(
             spdx_and(&crates).unwrap(),
             "(Apache-2.0 OR Apache-2.0 WITH LLVM-exception OR MIT) AND (Apache-2.0 OR MIT) AND MIT"
+        );
+    }
+
+    #[test]
+    fn compound_expressions_are_split_at_top_level_and() {
+        let crates = [
+            krate("a", Some("(MIT OR Apache-2.0) AND Unicode-3.0")),
+            krate("b", Some("Apache-2.0")),
+            krate("c", Some("Unicode-3.0")),
+        ];
+        assert_eq!(
+            spdx_and(&crates).unwrap(),
+            "Apache-2.0 AND (Apache-2.0 OR MIT) AND Unicode-3.0"
         );
     }
 
