@@ -121,6 +121,11 @@ impl<'a> PrivateDocker<'a> {
         self.sh.cmd("docker").arg("-H").arg(&self.host)
     }
 
+    /// The pid of dockerd (containerd is its child), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Leaves the daemon running when the harness ends, and says how to reach and stop it.
     pub fn keep(&self) {
         self.keep.set(true);

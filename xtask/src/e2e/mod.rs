@@ -10,13 +10,13 @@
 
 mod base_provides;
 mod berth;
-mod docker;
+pub(crate) mod docker;
 mod host;
 mod host_image;
 mod http;
 mod publish;
-mod registry;
-mod scratch;
+pub(crate) mod registry;
+pub(crate) mod scratch;
 
 use std::path::PathBuf;
 use std::time::Instant;

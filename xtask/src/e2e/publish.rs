@@ -12,6 +12,7 @@ use berth_packaging::definition::{FileSource, PackageDefinition};
 use berth_packaging::repodata::{self, RepoOptions};
 use berth_packaging::signing::SigningKey;
 use berth_packaging::version::RpmVersion;
+use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
 use super::http::StaticServer;
@@ -177,19 +178,62 @@ fn find_rpm(packages: &Path, name: &str, version: &str) -> Result<PathBuf> {
     found.with_context(|| format!("no {prefix}*.rpm in {}", packages.display()))
 }
 
-/// Unpacks an RPM's payload into `dir` (rpm2cpio | cpio).
+/// Unpacks an RPM's payload into `dir` (rpm2cpio | cpio) and checks every file against the
+/// SHA-256 digest in the RPM header. rpm2cpio's exit status is not trusted either way: it
+/// reports failure for packages without an archive-size tag even when the archive is whole.
 fn extract(sh: &Shell, rpm: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let archive = cmd!(sh, "rpm2cpio {rpm}")
         .quiet()
-        .output()
-        .with_context(|| format!("rpm2cpio {}", rpm.display()))?
+        .ignore_status()
+        .output()?
         .stdout;
+    if archive.is_empty() {
+        bail!("rpm2cpio {} printed no archive", rpm.display());
+    }
     cmd!(sh, "cpio -idm --quiet -D {dir}")
         .quiet()
         .stdin(archive)
         .run()
-        .with_context(|| format!("unpacking {}", rpm.display()))
+        .with_context(|| format!("unpacking {}", rpm.display()))?;
+    let query = "[%{FILENAMES}\t%{FILEDIGESTS}\n]";
+    let listing = cmd!(sh, "rpm -qp --qf {query} {rpm}")
+        .quiet()
+        .ignore_stderr()
+        .read()?;
+    let mut verified = 0;
+    for line in listing.lines() {
+        let Some((path, digest)) = line.split_once('\t') else {
+            bail!(
+                "unexpected `rpm -qp --qf` output for {}: {line}",
+                rpm.display()
+            );
+        };
+        if digest.is_empty() {
+            continue;
+        }
+        let file = dir.join(path.trim_start_matches('/'));
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("{path} of {} did not unpack", rpm.display()))?;
+        if hex::encode(Sha256::digest(&bytes)) != digest {
+            bail!(
+                "{path} unpacked from {} does not match its header digest",
+                rpm.display()
+            );
+        }
+        verified += 1;
+    }
+    if verified == 0 {
+        bail!(
+            "no file digests in {} to check the unpacked payload against",
+            rpm.display()
+        );
+    }
+    println!(
+        "e2e: unpacked {} ({verified} files match their digests)",
+        rpm.display()
+    );
+    Ok(())
 }
 
 /// Copies a directory tree of regular files and directories.
