@@ -26,11 +26,13 @@ const PACKAGES: [&str; 2] = ["berth-engine", "berth-cli"];
 /// Makes a throwaway RSA key and runs `cargo xtask release` with it. Returns the key file.
 pub fn release_n(sh: &Shell, bundles: &Path, host_build: bool) -> Result<PathBuf> {
     let key = bundles.join("e2e/throwaway.key");
-    cmd!(sh, "cargo xtask gpg-keygen --out {key} --bits 2048 --user-id 'berth e2e throwaway key <e2e@example.invalid>'")
+    // This very xtask binary: no nested cargo, no second build lock.
+    let xtask = std::env::current_exe().context("locating the running xtask binary")?;
+    cmd!(sh, "{xtask} gpg-keygen --out {key} --bits 2048 --user-id 'berth e2e throwaway key <e2e@example.invalid>'")
         .run()
         .context("`cargo xtask gpg-keygen` could not make the throwaway release key")?;
     let host_build = host_build.then_some("--host-build");
-    cmd!(sh, "cargo xtask release --gpg-key {key} {host_build...}")
+    cmd!(sh, "{xtask} release --gpg-key {key} {host_build...}")
         .run()
         .context("`cargo xtask release` could not build version N and the repo")?;
     Ok(key)
