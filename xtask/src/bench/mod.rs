@@ -5,6 +5,9 @@
 //! module owns the measuring (wall time and peak RSS of a child via `wait4`), the statistics,
 //! the printed table and docs/benchmarks.md.
 
+mod daemon;
+mod image;
+mod packaging;
 mod report;
 mod runtime;
 
@@ -133,6 +136,15 @@ impl Args {
         if wanted("runtime") {
             rows.extend(runtime::rows(&binaries, self.reps).context("runtime benchmarks")?);
         }
+        if wanted("packaging") {
+            rows.extend(packaging::rows(&binaries, self.reps).context("packaging benchmarks")?);
+        }
+        if wanted("image") {
+            rows.extend(image::rows(sh, &binaries, self.reps).context("image benchmarks")?);
+        }
+        if wanted("daemon") {
+            rows.extend(daemon::rows(sh, &binaries, self.reps).context("daemon benchmarks")?);
+        }
         if rows.is_empty() {
             bail!("no benchmark section matched --only");
         }
@@ -145,21 +157,52 @@ impl Args {
     }
 }
 
-/// Paths of the release binaries under test.
-pub struct Binaries {
-    pub runtime: PathBuf,
+/// Where the private dockerd of the image and daemon sections keeps its data between runs
+/// (apart from the e2e harness's, so the two never wait for each other's lock).
+fn bench_cache_dir() -> Result<PathBuf> {
+    let dir = PathBuf::from("/var/cache/berth-bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
-/// Builds the engine binaries in release mode on the host (the benchmark measures the code,
-/// not the build container).
+/// Paths of the release binaries under test.
+pub struct Binaries {
+    /// The directory holding berth, berthd and berth-runtime.
+    pub release_dir: PathBuf,
+    pub runtime: PathBuf,
+    pub berthd: PathBuf,
+    pub berth: PathBuf,
+    /// berth-image's `pull-bench` example: one pull into a fresh store, as JSON.
+    pub pull_bench: PathBuf,
+    /// berth-packaging's `repodata` example: one repodata update of a directory.
+    pub repodata_example: PathBuf,
+}
+
+/// Builds the engine binaries and the measuring examples in release mode on the host (the
+/// benchmark measures the code, not the build container).
 fn release_binaries(sh: &Shell) -> Result<Binaries> {
-    cmd!(sh, "cargo build --release --locked -p berth-runtime")
-        .run()
-        .context("building the release binaries")?;
+    cmd!(
+        sh,
+        "cargo build --release --locked -p berth-runtime -p berthd -p berth"
+    )
+    .run()
+    .context("building the release binaries")?;
+    cmd!(
+        sh,
+        "cargo build --release --locked -p berth-image --example pull-bench -p berth-packaging --example repodata"
+    )
+    .run()
+    .context("building the release benchmark examples")?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"));
+    let release_dir = target_dir.join("release");
     Ok(Binaries {
-        runtime: target_dir.join("release/berth-runtime"),
+        runtime: release_dir.join("berth-runtime"),
+        berthd: release_dir.join("berthd"),
+        berth: release_dir.join("berth"),
+        pull_bench: release_dir.join("examples/pull-bench"),
+        repodata_example: release_dir.join("examples/repodata"),
+        release_dir,
     })
 }
