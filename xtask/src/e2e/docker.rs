@@ -82,6 +82,7 @@ impl<'a> PrivateDocker<'a> {
             _lock: lock,
         };
         docker.wait_ready()?;
+        docker.remove_leftover_containers();
         Ok(docker)
     }
 
@@ -113,6 +114,25 @@ impl<'a> PrivateDocker<'a> {
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Containers in the cached data root are from earlier, killed runs (we hold the lock).
+    fn remove_leftover_containers(&self) {
+        let listing = self
+            .docker()
+            .args(["ps", "-aq"])
+            .quiet()
+            .read()
+            .unwrap_or_default();
+        for id in listing.split_whitespace() {
+            println!("e2e: removing container {id} left by an earlier run");
+            let _ = self
+                .docker()
+                .args(["rm", "-f", "-v", id])
+                .quiet()
+                .ignore_stdout()
+                .run();
         }
     }
 
