@@ -126,13 +126,13 @@ fn run_once(command: &mut Command) -> Result<(Duration, u64)> {
 
 impl Args {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let binaries = release_binaries(sh)?;
-        let mut rows = Vec::new();
         let wanted = |section: &str| {
             self.only
                 .as_deref()
                 .is_none_or(|only| section.contains(only))
         };
+        let binaries = release_binaries(sh, wanted("image"), wanted("packaging"))?;
+        let mut rows = Vec::new();
         if wanted("runtime") {
             rows.extend(runtime::rows(&binaries, self.reps).context("runtime benchmarks")?);
         }
@@ -178,21 +178,31 @@ pub struct Binaries {
     pub repodata_example: PathBuf,
 }
 
-/// Builds the engine binaries and the measuring examples in release mode on the host (the
-/// benchmark measures the code, not the build container).
-fn release_binaries(sh: &Shell) -> Result<Binaries> {
+/// Builds the engine binaries, and the measuring examples the chosen sections run, in release
+/// mode on the host (the benchmark measures the code, not the build container).
+fn release_binaries(sh: &Shell, pull_bench: bool, repodata: bool) -> Result<Binaries> {
     cmd!(
         sh,
         "cargo build --release --locked -p berth-runtime -p berthd -p berth"
     )
     .run()
     .context("building the release binaries")?;
-    cmd!(
-        sh,
-        "cargo build --release --locked -p berth-image --example pull-bench -p berth-packaging --example repodata"
-    )
-    .run()
-    .context("building the release benchmark examples")?;
+    if pull_bench {
+        cmd!(
+            sh,
+            "cargo build --release --locked -p berth-image --example pull-bench"
+        )
+        .run()
+        .context("building berth-image's pull-bench example")?;
+    }
+    if repodata {
+        cmd!(
+            sh,
+            "cargo build --release --locked -p berth-packaging --example repodata"
+        )
+        .run()
+        .context("building berth-packaging's repodata example")?;
+    }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"));
