@@ -18,7 +18,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "berth's build, packaging, test and benchmark stages")]
+#[command(
+    name = "cargo xtask",
+    about = "berth's build, packaging, test and benchmark stages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -39,9 +39,10 @@ pub struct Args {
     /// Only check and install the tools; do not run the tests.
     #[arg(long)]
     pub tools_only: bool,
-    /// Skip the end-to-end stage (`cargo xtask e2e`) on a systemd host.
+    /// Also run the end-to-end stage (`cargo xtask e2e`) on a systemd host. Not yet on by
+    /// default: its release step needs the build-container build to be green first (issue 7).
     #[arg(long)]
-    pub skip_e2e: bool,
+    pub e2e: bool,
     /// The last end-to-end step to run.
     #[arg(long, value_enum, default_value = "remove")]
     pub e2e_until: e2e::Step,
@@ -65,8 +66,8 @@ impl Args {
                 .run()
                 .context("cargo test failed")
         })?;
-        if self.skip_e2e {
-            println!("xtask test: stage 'end to end' SKIPPED (--skip-e2e)");
+        if !self.e2e {
+            println!("xtask test: stage 'end to end' SKIPPED (not yet on by default; pass --e2e)");
             return Ok(());
         }
         let until = format!("{:?}", self.e2e_until).to_lowercase();

@@ -37,6 +37,7 @@ fn xtask(args: &[&str]) -> String {
 /// bundles/latest; the stage itself fails unless every binary is static (no PT_INTERP, no
 /// DT_NEEDED) and prints its version in a container whose rootfs holds only that binary.
 #[test]
+#[ignore = "a full static release build in the build container (10+ min on 2 cores), not yet proven green in CI: run with `cargo test -p xtask -- --ignored` (issue 3)"]
 fn binary_stage_produces_the_bundles_layout() {
     let stdout = xtask(&["binary"]);
     let binary_dir = PathBuf::from(stdout.trim());

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 #[test]
+#[ignore = "a full static release build in the build container (10+ min on 2 cores), not yet proven green in CI: run with `cargo test -p xtask -- --ignored` (issue 3)"]
 fn builds_from_two_checkout_paths_are_byte_identical() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     assert_eq!(

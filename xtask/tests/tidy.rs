@@ -17,7 +17,13 @@ fn workspace_root() -> PathBuf {
 fn rust_sources() -> Vec<PathBuf> {
     let root = workspace_root();
     let output = std::process::Command::new("git")
-        .args(["ls-files", "--cached", "--others", "--exclude-standard", "*.rs"])
+        .args([
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "*.rs",
+        ])
         .current_dir(&root)
         .output()
         .expect("git ls-files runs");
@@ -40,7 +46,10 @@ fn every_rust_file_opens_with_a_module_doc_comment() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! doc comment: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! doc comment: {missing:#?}"
+    );
 }
 
 #[test]
