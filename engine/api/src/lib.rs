@@ -12,6 +12,7 @@
 //! ```
 
 pub mod container;
+pub mod host;
 pub mod image;
 pub mod stream;
 pub mod system;

@@ -62,7 +62,8 @@ impl Client {
             Address::Unix(PathBuf::from(path))
         } else if let Some(address) = shown.strip_prefix("tcp://") {
             Address::Tcp(
-                parse_tcp_address(address).with_context(|| format!("invalid host \"{shown}\""))?,
+                berth_api::host::parse_tcp_address(address)
+                    .with_context(|| format!("invalid host \"{shown}\""))?,
             )
         } else {
             bail!("invalid host \"{shown}\": expected unix://PATH or tcp://HOST:PORT");
@@ -215,36 +216,9 @@ pub fn encode(text: &str) -> String {
     out
 }
 
-/// Parses the HOST:PORT of a tcp:// host. The static binaries carry no resolver of glibc's
-/// (no getaddrinfo), so HOST is an IP address or `localhost`.
-fn parse_tcp_address(address: &str) -> Result<std::net::SocketAddr> {
-    if let Ok(socket_address) = address.parse() {
-        return Ok(socket_address);
-    }
-    match address.rsplit_once(':') {
-        Some(("localhost", port)) => {
-            let port: u16 = port
-                .parse()
-                .with_context(|| format!("bad port \"{port}\""))?;
-            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        }
-        _ => bail!("expected tcp://IP:PORT (an IP address or localhost, and a port)"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tcp_hosts_need_an_ip_address_or_localhost() {
-        let parsed = |text| parse_tcp_address(text).map_err(|err| err.to_string());
-        assert_eq!(parsed("127.0.0.1:2375"), Ok(([127, 0, 0, 1], 2375).into()));
-        assert_eq!(parsed("localhost:2375"), Ok(([127, 0, 0, 1], 2375).into()));
-        assert!(parsed("[::1]:2375").is_ok());
-        assert!(parsed("docker.example:2375").is_err());
-        assert!(parsed("localhost:port").is_err());
-    }
 
     #[test]
     fn host_selection() {

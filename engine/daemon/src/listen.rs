@@ -42,7 +42,9 @@ pub fn open_all(hosts: &[String], group_gid: u32) -> Result<Vec<Listener>> {
                 "WARNING: berthd API listening on tcp://{address} without TLS: this is \
                  root access for anyone who can reach it"
             );
-            let listener = std::net::TcpListener::bind(address)
+            let socket_address = berth_api::host::parse_tcp_address(address)
+                .with_context(|| format!("invalid host \"tcp://{address}\""))?;
+            let listener = std::net::TcpListener::bind(socket_address)
                 .with_context(|| format!("failed to listen on tcp://{address}"))?;
             listener.set_nonblocking(true)?;
             listeners.push(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?));
