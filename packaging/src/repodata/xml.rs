@@ -148,24 +148,34 @@ pub fn primary(records: &[&PackageRecord]) -> String {
     out
 }
 
-/// filelists.xml for `records`.
-pub fn filelists(records: &[&PackageRecord]) -> String {
-    let mut out = String::with_capacity(512 * records.len() + 256);
+/// The XML header and the opening root tag of a filelists or other document.
+fn open_document(root: &str, namespace: &str, packages: usize) -> String {
+    let mut out = String::with_capacity(512 * packages + 256);
     out.push_str(HEADER);
     let _ = writeln!(
         out,
-        "<filelists xmlns=\"{NS_FILELISTS}\" packages=\"{}\">",
-        records.len()
+        "<{root} xmlns=\"{namespace}\" packages=\"{packages}\">"
     );
+    out
+}
+
+/// A `<package>` entry of filelists or other, linked to primary by pkgid, with its version.
+fn open_linked_package(out: &mut String, r: &PackageRecord) {
+    let _ = writeln!(
+        out,
+        "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">",
+        r.pkgid,
+        escape(r.name.as_str()),
+        escape(r.arch.as_str())
+    );
+    version_tag(out, r);
+}
+
+/// filelists.xml for `records`.
+pub fn filelists(records: &[&PackageRecord]) -> String {
+    let mut out = open_document("filelists", NS_FILELISTS, records.len());
     for r in records {
-        let _ = writeln!(
-            out,
-            "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">",
-            r.pkgid,
-            escape(r.name.as_str()),
-            escape(r.arch.as_str())
-        );
-        version_tag(&mut out, r);
+        open_linked_package(&mut out, r);
         for (path, kind) in &r.files {
             file_line(&mut out, "  ", path, *kind);
         }
@@ -177,22 +187,9 @@ pub fn filelists(records: &[&PackageRecord]) -> String {
 
 /// other.xml for `records`.
 pub fn other(records: &[&PackageRecord]) -> String {
-    let mut out = String::with_capacity(512 * records.len() + 256);
-    out.push_str(HEADER);
-    let _ = writeln!(
-        out,
-        "<otherdata xmlns=\"{NS_OTHER}\" packages=\"{}\">",
-        records.len()
-    );
+    let mut out = open_document("otherdata", NS_OTHER, records.len());
     for r in records {
-        let _ = writeln!(
-            out,
-            "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">",
-            r.pkgid,
-            escape(r.name.as_str()),
-            escape(r.arch.as_str())
-        );
-        version_tag(&mut out, r);
+        open_linked_package(&mut out, r);
         for c in &r.changelogs {
             let _ = writeln!(
                 out,
