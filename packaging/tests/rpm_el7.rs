@@ -123,6 +123,20 @@ fn packages_meet_the_el7_format_rules() {
             !check.contains("NOKEY") && !check.contains("BAD") && !check.contains("NOTOK"),
             "{check}"
         );
+        // The signature header records the cpio size (PAYLOADSIZE, read back as ARCHIVESIZE),
+        // and rpm2cpio copies exactly that much and exits 0.
+        assert!(has(1007), "{name}: no PAYLOADSIZE in {tags:?}");
+        let cpio = Command::new("rpm2cpio").arg(rpm).output().unwrap();
+        assert!(
+            cpio.status.success(),
+            "{name}: rpm2cpio: {}",
+            String::from_utf8_lossy(&cpio.stderr)
+        );
+        assert_eq!(
+            rpm_query(rpm, "%{ARCHIVESIZE}"),
+            cpio.stdout.len().to_string(),
+            "{name}"
+        );
         // Every file root:root with the fixed mtime.
         let owners = rpm_query(rpm, "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMTIMES}\n]");
         for line in owners.lines() {
