@@ -3,6 +3,11 @@
 //! It injects `BERTH_BUILD_COMMIT`, the commit the binary is built from, the way moby injects
 //! it with `-ldflags -X`. `cargo xtask binary` sets the variable explicitly (the build container
 //! has no git); elsewhere it is read from git, with `-dirty` when the work tree has changes.
+//!
+//! In a static (`+crt-static`) build it also links the binaries with
+//! `--wrap=getaddrinfo --wrap=freeaddrinfo`, so no reference to glibc's NSS resolver survives;
+//! a binary that still reaches those functions defines the `__wrap_` stand-ins (berthd's
+//! `no_nss` module) or fails to link, which is the point.
 
 use std::process::Command;
 
@@ -14,6 +19,14 @@ fn main() {
         .or_else(commit_from_git)
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=BERTH_BUILD_COMMIT={commit}");
+
+    let target_features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    if target_features
+        .split(',')
+        .any(|feature| feature == "crt-static")
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo");
+    }
 }
 
 fn commit_from_git() -> Option<String> {

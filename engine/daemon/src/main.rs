@@ -10,6 +10,8 @@ mod images;
 mod listen;
 mod lock;
 mod logging;
+#[cfg(target_feature = "crt-static")]
+mod no_nss;
 mod notify;
 mod server;
 
