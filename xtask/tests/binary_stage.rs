@@ -37,7 +37,7 @@ fn xtask(args: &[&str]) -> String {
 /// bundles/latest; the stage itself fails unless every binary is static (no PT_INTERP, no
 /// DT_NEEDED) and prints its version in a container whose rootfs holds only that binary.
 #[test]
-#[ignore = "a full static release build in the build container (10+ min on 2 cores), not yet proven green in CI: run with `cargo test -p xtask -- --ignored` (issue 3)"]
+#[ignore = "compiles the engine in the build container (minutes): run by `cargo xtask test` in its 'build container' stage"]
 fn binary_stage_produces_the_bundles_layout() {
     let stdout = xtask(&["binary"]);
     let binary_dir = PathBuf::from(stdout.trim());
@@ -91,6 +91,14 @@ fn binary_stage_produces_the_bundles_layout() {
             format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)))
         );
         assert_eq!(&bytes[..4], b"\x7fELF", "{name} is an ELF file");
+        for (file, mode) in [(name.to_owned(), 0o755), (format!("{name}.sha256"), 0o644)] {
+            let meta = std::fs::metadata(binary_dir.join(&file)).expect("stat");
+            assert_eq!(
+                std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+                mode,
+                "{file}"
+            );
+        }
     }
 
     // Nothing changed: the second run is a no-op build with identical output.

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 #[test]
-#[ignore = "a full static release build in the build container (10+ min on 2 cores), not yet proven green in CI: run with `cargo test -p xtask -- --ignored` (issue 3)"]
+#[ignore = "compiles the engine in the build container (minutes): run by `cargo xtask test` in its 'build container' stage"]
 fn builds_from_two_checkout_paths_are_byte_identical() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     assert_eq!(

@@ -129,11 +129,17 @@ pub fn lock_exclusive(path: &Path) -> Result<std::fs::File> {
 }
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// The file is world-readable (0644), like any build output, not the temp file's 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().context("path has no parent directory")?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("create a temp file in {}", dir.display()))?;
     temp.write_all(bytes)
+        .and_then(|()| {
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+        })
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("write {}", path.display()))?;
     temp.persist(path)

@@ -35,7 +35,16 @@ pub(crate) struct Session {
     authorization: Option<HeaderValue>,
 }
 
+/// Makes ring the process's rustls crypto provider, once; reqwest's TLS setup and the platform
+/// certificate verifier both use the process default. A provider installed earlier by the
+/// embedding program is kept.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub(crate) fn http_client(insecure: bool) -> Result<reqwest::Client> {
+    install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .danger_accept_invalid_certs(insecure)

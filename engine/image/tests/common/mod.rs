@@ -262,6 +262,7 @@ pub struct Uploader {
 
 impl Uploader {
     pub fn new(base: &str) -> Uploader {
+        berth_image::registry::install_crypto_provider();
         Uploader {
             base: base.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
