@@ -105,3 +105,80 @@ fn binary_stage_produces_the_bundles_layout() {
     let again = xtask(&["binary"]);
     assert_eq!(again, stdout);
 }
+
+/// Ctrl-C (SIGINT) in the middle of a compile kills the build container: xtask exits promptly
+/// with one "interrupted" line, and no compiler process or container state is left behind.
+#[test]
+#[ignore = "compiles the engine in the build container (minutes): run by `cargo xtask test` in its 'build container' stage"]
+fn interrupting_a_build_kills_the_build_container() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "run as root");
+    // A fresh dev cache, so there is a compile to interrupt.
+    let dev_cache = tempfile::Builder::new()
+        .prefix("interrupt-test-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dev cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("binary")
+        .arg("--dev-cache")
+        .arg(dev_cache.path())
+        .env("CI", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn xtask binary");
+    let pid = child.id();
+    let log = dev_cache.path().join(format!("logs/cargo-build-{pid}.log"));
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|text| text.contains("Compiling")) {
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "the build never started compiling"
+        );
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "xtask exited early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // SAFETY: kill has no memory preconditions; pid is our child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
+
+    let interrupted = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed().as_secs() < 30,
+            "xtask still runs 30 s after SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    // No cargo of that container survives, and the runtime kept no state for it.
+    let marker = "source.vendored-sources.directory";
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            !cmdline.contains(marker),
+            "left running: {} {cmdline}",
+            entry.path().display()
+        );
+    }
+    let prefix = format!("build-{pid}-");
+    for entry in std::fs::read_dir("/run/berth-build")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(&prefix), "runtime state left: {name}");
+    }
+}

@@ -1,6 +1,7 @@
-//! `cargo xtask verify-reproducible` for real, as root: HEAD cloned to two different paths and
-//! built twice in the build container (the second from an empty target cache) must give
-//! byte-identical berth, berthd and berth-runtime. One cold engine build: minutes.
+//! `cargo xtask verify-reproducible` for real, as root: HEAD built in the build container from
+//! two checkout paths (the project with the persistent target cache, and a fresh clone from an
+//! empty one) must give byte-identical berth, berthd and berth-runtime. One cold engine build:
+//! minutes.
 
 use std::process::Command;
 

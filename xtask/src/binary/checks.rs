@@ -88,7 +88,7 @@ pub fn check_version_in_empty_rootfs(path: &Path, name: &str, info: &BuildInfo) 
         binds: Vec::new(),
         system_mounts: false,
     };
-    let exit_code = container::run(&config, &state, &output)?;
+    let exit_code = container::run(&config, &state, &output, &container::new_id())?;
     let printed = std::fs::read_to_string(&output_path)?;
     let expected = format!("{name} version {}, build {}", info.version, info.commit);
     if exit_code != 0 || printed.trim_end() != expected {

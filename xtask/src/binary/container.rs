@@ -124,28 +124,40 @@ pub fn spec(config: &ContainerConfig) -> Result<Spec> {
 /// below it and unix socket paths are limited to 108 bytes.
 const RUNTIME_ROOT: &str = "/run/berth-build";
 
-/// Runs the container described by `config` through berth_runtime to completion, with stdin
-/// from /dev/null and stdout and stderr going to `log`, and returns its exit code.
-/// `state_dir` holds the bundle while it runs; the runtime's own state is under `RUNTIME_ROOT`.
-///
-/// The calling binary is the container's init, so its `main` must call
-/// `berth_runtime::init_hook()` first (xtask's does).
-pub fn run(config: &ContainerConfig, state_dir: &Path, log: &File) -> Result<i32> {
-    let spec = spec(config)?;
-    let id = format!(
+/// A fresh container id for one build container.
+pub fn new_id() -> String {
+    format!(
         "build-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.subsec_nanos())
             .unwrap_or_default()
-    );
-    let bundle_dir = state_dir.join("bundles").join(&id);
+    )
+}
+
+/// Runs the container described by `config` through berth_runtime to completion as `id`, with
+/// stdin from /dev/null and stdout and stderr going to `log`, and returns its exit code.
+/// `state_dir` holds the bundle while it runs; the runtime's own state is under `RUNTIME_ROOT`.
+///
+/// The calling binary is the container's init, so its `main` must call
+/// `berth_runtime::init_hook()` first (xtask's does).
+pub fn run(config: &ContainerConfig, state_dir: &Path, log: &File, id: &str) -> Result<i32> {
+    let spec = spec(config)?;
+    let bundle_dir = state_dir.join("bundles").join(id);
     std::fs::create_dir_all(&bundle_dir)
         .with_context(|| format!("create {}", bundle_dir.display()))?;
-    let result = run_bundle(spec, &bundle_dir, &id, log);
+    let result = run_bundle(spec, &bundle_dir, id, log);
     let _ = std::fs::remove_dir_all(&bundle_dir);
     result
+}
+
+/// SIGKILLs every process of container `id` (its pid namespace goes with its init). An error
+/// means the container does not exist (yet, or any more).
+pub fn kill(id: &str) -> Result<()> {
+    Runtime::new(RUNTIME_ROOT)
+        .kill(id, berth_runtime::Signal::SIGKILL, true)
+        .with_context(|| format!("kill the build container {id}"))
 }
 
 fn run_bundle(spec: Spec, bundle_dir: &Path, id: &str, log: &File) -> Result<i32> {

@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod container;
 pub mod elf;
+pub mod interrupt;
 pub mod output;
 pub mod reproducible;
 pub mod sources;
@@ -33,11 +34,16 @@ const STATIC_GLIBC_WARNING: &str = "in statically linked applications requires a
 pub struct Args {
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// The target dir and cargo home to compile in (created if missing). Default: the build
+    /// cache's dev-cache/<image digest>, kept between builds like moby's docker-dev-cache.
+    #[arg(long, value_name = "DIR")]
+    pub dev_cache: Option<PathBuf>,
 }
 
 impl Args {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let options = BuildOptions::new(crate::util::project_root(), self.cache.cache_dir);
+        let mut options = BuildOptions::new(crate::util::project_root(), self.cache.cache_dir);
+        options.dev_cache = self.dev_cache;
         let output = build_binaries(sh, &options)?;
         println!("{}", output.binary_dir.display());
         Ok(())
@@ -196,15 +202,22 @@ fn compile_config(
 }
 
 /// Runs the compile container with progress, keeping its output in `log_path`; fails with one
-/// line naming the cause and the log.
+/// line naming the cause and the log. Ctrl-C or SIGTERM kills the container (every process in
+/// it) and fails with "interrupted".
 fn compile(config: &ContainerConfig, dev_cache: &Path, log_path: &Path) -> Result<()> {
     let log = File::create(log_path).with_context(|| format!("create {}", log_path.display()))?;
     let mut follower = LogFollower::new(File::open(log_path)?);
+    interrupt::catch()?;
     let mut progress = Progress::start("cargo build --release (in the build container)");
     let state_dir = dev_cache.join("state");
+    let id = container::new_id();
     let exit_code = std::thread::scope(|scope| {
-        let container = scope.spawn(|| container::run(config, &state_dir, &log));
+        let container = scope.spawn(|| container::run(config, &state_dir, &log, &id));
         while !container.is_finished() {
+            if interrupt::requested() {
+                // Until it works: the signal may come before the container exists.
+                let _ = container::kill(&id);
+            }
             follower.poll(|line| progress.line(line));
             std::thread::sleep(Duration::from_millis(150));
         }
@@ -213,6 +226,13 @@ fn compile(config: &ContainerConfig, dev_cache: &Path, log_path: &Path) -> Resul
             .join()
             .unwrap_or_else(|_| bail!("the build container thread panicked"))
     });
+    if interrupt::requested() {
+        progress.finish("interrupted");
+        bail!(
+            "interrupted: the build container was killed; compiler output so far: {}",
+            log_path.display()
+        );
+    }
     let exit_code = match exit_code {
         Ok(code) => code,
         Err(err) => {
