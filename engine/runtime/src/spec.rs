@@ -12,6 +12,23 @@ use crate::error::{Context, Error, Result};
 pub const CONFIG_FILE: &str = "config.json";
 
 /// An OCI bundle: a runtime spec and the directory it belongs to.
+/// Parses a config.json document; errors name `origin` and the JSON path of a bad field.
+///
+/// The one place a [`Spec`] is deserialized (config.json, and the copy init receives), so the
+/// large generated deserializer is in the binary once.
+pub(crate) fn parse_spec(text: &[u8], origin: &str) -> Result<Spec> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." {
+            origin.to_owned()
+        } else {
+            format!("{origin}: {path}")
+        };
+        Error::spec(field, err.into_inner().to_string())
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Bundle {
     dir: PathBuf,
@@ -24,16 +41,7 @@ impl Bundle {
         let dir = absolute(dir.as_ref())?;
         let config = dir.join(CONFIG_FILE);
         let text = std::fs::read(&config).ctx(|| format!("{}", config.display()))?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&text);
-        let spec: Spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let field = if path == "." {
-                config.display().to_string()
-            } else {
-                format!("{}: {path}", config.display())
-            };
-            Error::spec(field, err.into_inner().to_string())
-        })?;
+        let spec = parse_spec(&text, &config.display().to_string())?;
         Ok(Bundle { dir, spec })
     }
 

@@ -5,6 +5,7 @@
 //! module owns the measuring (wall time and peak RSS of a child via `wait4`), the statistics,
 //! the printed table and docs/benchmarks.md.
 
+mod build;
 mod daemon;
 mod image;
 mod packaging;
@@ -141,6 +142,9 @@ impl Args {
         }
         if wanted("image") {
             rows.extend(image::rows(sh, &binaries, self.reps).context("image benchmarks")?);
+        }
+        if wanted("build") {
+            rows.extend(build::rows(self.reps).context("build benchmarks")?);
         }
         if wanted("daemon") {
             rows.extend(daemon::rows(sh, &binaries, self.reps).context("daemon benchmarks")?);

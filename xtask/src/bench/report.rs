@@ -57,6 +57,9 @@ pub fn ratio(ours: &Sample, anchor: &Sample) -> f64 {
 }
 
 fn describe(sample: &Sample) -> String {
+    if sample.wall.is_empty() {
+        return sample.label.clone(); // a measure that is not a time, e.g. a size
+    }
     let mut text = format!("{}: {}", sample.label, format_duration(sample.median()));
     if sample.max_rss_kib > 0 {
         let _ = write!(text, ", {:.1} MiB RSS", sample.max_rss_kib as f64 / 1024.0);

@@ -103,19 +103,20 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
     // Held from compiling to copying out, so a parallel build using the same dev cache cannot
     // relink the binaries while this one reads them.
     let _dev_cache_lock = host::lock_exclusive(&dev_cache.join(".lock"))?;
-    let config = compile_config(&image, &source, root, &vendor, &dev_cache);
+    let configs = compile_configs(&image, &source, root, &vendor, &dev_cache);
     // One log per run (parallel runs may share a dev cache); a successful run's log becomes
     // logs/cargo-build.log, a failed one stays where the error message says.
     let run_log = dev_cache.join(format!("logs/cargo-build-{}.log", std::process::id()));
-    compile(&config, &dev_cache, &run_log)?;
+    compile(&configs, &dev_cache, &run_log)?;
     let log_path = dev_cache.join("logs/cargo-build.log");
     std::fs::rename(&run_log, &log_path)
         .with_context(|| format!("rename {} to {}", run_log.display(), log_path.display()))?;
 
     let target = &image.definition.toolchain.target;
-    let built = dev_cache.join("target").join(target).join("release");
+    let target_dir = dev_cache.join("target").join(target);
+    let built = |name: &str| target_dir.join(sources::profile_of(name)).join(name);
     for name in PACKAGES {
-        let path = built.join(name);
+        let path = built(name);
         let bytes = std::fs::read(&path).with_context(|| {
             format!(
                 "the build did not produce {}; compiler output: {}",
@@ -131,13 +132,46 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
     Ok(output)
 }
 
-/// The container that runs `cargo build` for the engine binaries.
+/// The containers that run `cargo build` for the engine binaries, one per cargo profile (see
+/// [`sources::profile_of`]), in the same image, mounts and environment.
+fn compile_configs(
+    image: &Image,
+    source: &SourceInfo,
+    project_root: &Path,
+    vendor: &Path,
+    dev_cache: &Path,
+) -> Vec<ContainerConfig> {
+    let mut profiles: Vec<&str> = PACKAGES.iter().map(|p| sources::profile_of(p)).collect();
+    profiles.dedup();
+    profiles
+        .into_iter()
+        .map(|profile| {
+            let packages: Vec<&str> = PACKAGES
+                .into_iter()
+                .filter(|package| sources::profile_of(package) == profile)
+                .collect();
+            compile_config(
+                image,
+                source,
+                project_root,
+                vendor,
+                dev_cache,
+                profile,
+                &packages,
+            )
+        })
+        .collect()
+}
+
+/// The container that runs `cargo build --profile PROFILE` for `packages`.
 fn compile_config(
     image: &Image,
     source: &SourceInfo,
     project_root: &Path,
     vendor: &Path,
     dev_cache: &Path,
+    profile: &str,
+    packages: &[&str],
 ) -> ContainerConfig {
     let toolchain_mount = &image.definition.toolchain.mount;
     let target = &image.definition.toolchain.target;
@@ -157,7 +191,8 @@ fn compile_config(
     let mut args = vec![
         format!("{toolchain_mount}/bin/cargo"),
         "build".to_owned(),
-        "--release".to_owned(),
+        "--profile".to_owned(),
+        profile.to_owned(),
         "--locked".to_owned(),
         "--offline".to_owned(),
         "--target".to_owned(),
@@ -167,8 +202,8 @@ fn compile_config(
         "--config".to_owned(),
         format!("source.vendored-sources.directory='{}'", paths::VENDOR),
     ];
-    for package in PACKAGES {
-        args.extend(["-p".to_owned(), package.to_owned()]);
+    for package in packages {
+        args.extend(["-p".to_owned(), (*package).to_owned()]);
     }
     let env = vec![
         format!("PATH={toolchain_mount}/bin:/usr/local/bin:/usr/bin:/bin"),
@@ -201,18 +236,18 @@ fn compile_config(
     }
 }
 
-/// Runs the compile container with progress, keeping its output in `log_path`; fails with one
-/// line naming the cause and the log. Ctrl-C or SIGTERM kills the container (every process in
-/// it) and fails with "interrupted".
-fn compile(config: &ContainerConfig, dev_cache: &Path, log_path: &Path) -> Result<()> {
-    let log = File::create(log_path).with_context(|| format!("create {}", log_path.display()))?;
-    let mut follower = LogFollower::new(File::open(log_path)?);
-    interrupt::catch()?;
-    let mut progress = Progress::start("cargo build --release (in the build container)");
-    let state_dir = dev_cache.join("state");
+/// Runs one build container to completion, following its log into `progress`, and kills it
+/// when Ctrl-C or SIGTERM arrives.
+fn run_watched(
+    config: &ContainerConfig,
+    state_dir: &Path,
+    log: &File,
+    follower: &mut LogFollower,
+    progress: &mut Progress,
+) -> Result<i32> {
     let id = container::new_id();
-    let exit_code = std::thread::scope(|scope| {
-        let container = scope.spawn(|| container::run(config, &state_dir, &log, &id));
+    std::thread::scope(|scope| {
+        let container = scope.spawn(|| container::run(config, state_dir, log, &id));
         while !container.is_finished() {
             if interrupt::requested() {
                 // Until it works: the signal may come before the container exists.
@@ -225,7 +260,25 @@ fn compile(config: &ContainerConfig, dev_cache: &Path, log_path: &Path) -> Resul
         container
             .join()
             .unwrap_or_else(|_| bail!("the build container thread panicked"))
-    });
+    })
+}
+
+/// Runs the compile container with progress, keeping its output in `log_path`; fails with one
+/// line naming the cause and the log. Ctrl-C or SIGTERM kills the container (every process in
+/// it) and fails with "interrupted".
+fn compile(configs: &[ContainerConfig], dev_cache: &Path, log_path: &Path) -> Result<()> {
+    let log = File::create(log_path).with_context(|| format!("create {}", log_path.display()))?;
+    let mut follower = LogFollower::new(File::open(log_path)?);
+    interrupt::catch()?;
+    let mut progress = Progress::start("cargo build --release (in the build container)");
+    let state_dir = dev_cache.join("state");
+    let mut exit_code = Ok(0);
+    for config in configs {
+        exit_code = run_watched(config, &state_dir, &log, &mut follower, &mut progress);
+        if !matches!(exit_code, Ok(0)) || interrupt::requested() {
+            break;
+        }
+    }
     if interrupt::requested() {
         progress.finish("interrupted");
         bail!(

@@ -27,7 +27,7 @@ pub struct BuildInfo {
 /// and the `latest` link. Every file is written to a temp file and renamed into place.
 pub fn write_bundle(
     project_root: &Path,
-    built: &Path,
+    built: &dyn Fn(&str) -> std::path::PathBuf,
     image: &Image,
     source: &SourceInfo,
     log_path: &Path,
@@ -39,7 +39,7 @@ pub fn write_bundle(
         .with_context(|| format!("create {}", binary_dir.display()))?;
     let mut binaries = Vec::new();
     for name in PACKAGES {
-        let from = built.join(name);
+        let from = built(name);
         let bytes = std::fs::read(&from).with_context(|| {
             format!(
                 "the build did not produce {}; compiler output: {}",

@@ -13,6 +13,16 @@ use crate::build::store::Cache;
 /// The engine crates `cargo xtask binary` builds, and the binaries they produce.
 pub const PACKAGES: [&str; 3] = ["berth", "berthd", "berth-runtime"];
 
+/// The cargo profile each binary is built with: berth-runtime aborts on panic (the workspace
+/// Cargo.toml says why), the others use `release`.
+pub fn profile_of(package: &str) -> &'static str {
+    if package == "berth-runtime" {
+        "release-runtime"
+    } else {
+        "release"
+    }
+}
+
 /// The source being built.
 #[derive(Debug, Clone)]
 pub struct SourceInfo {

@@ -16,6 +16,7 @@ use crate::error::{Context, Error, Result};
 /// What init needs to set the container up.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct InitConfig {
+    #[serde(with = "spec_as_json")]
     pub spec: Spec,
     pub rootfs: PathBuf,
     pub bundle: PathBuf,
@@ -27,6 +28,25 @@ pub(crate) struct InitConfig {
     pub cgroup: Cgroup,
     /// The capability sets, already checked against the host bounding set.
     pub capabilities: Sets,
+}
+
+/// The spec travels as a JSON string and is parsed with [`crate::spec::parse_spec`], the same
+/// code that reads config.json, instead of a second generated deserializer for [`Spec`].
+mod spec_as_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Spec;
+
+    pub fn serialize<S: Serializer>(spec: &Spec, serializer: S) -> Result<S::Ok, S::Error> {
+        let json = serde_json::to_string(spec).map_err(serde::ser::Error::custom)?;
+        json.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Spec, D::Error> {
+        let json = String::deserialize(deserializer)?;
+        crate::spec::parse_spec(json.as_bytes(), "the spec sent to init")
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// What init answers once set up (or failing to).
