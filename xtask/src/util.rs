@@ -19,3 +19,13 @@ pub fn project_shell() -> Result<Shell> {
     sh.change_dir(project_root());
     Ok(sh)
 }
+
+/// The running xtask binary, for stages that run another xtask command as a child.
+///
+/// `/proc/self/exe`, not the path `current_exe` reports: a `cargo build` or `cargo test` that
+/// ran meanwhile (as `cargo xtask test` does between its stages) may have replaced
+/// target/debug/xtask, leaving that path "(deleted)". The child's own /proc/self/exe is the
+/// same still-open file.
+pub fn xtask_exe() -> PathBuf {
+    PathBuf::from("/proc/self/exe")
+}

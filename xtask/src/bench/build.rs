@@ -19,7 +19,7 @@ const SIZE_TARGETS_MIB: [(&str, f64); 3] =
     [("berth", 6.0), ("berthd", 15.0), ("berth-runtime", 4.0)];
 
 pub fn rows(reps: usize) -> Result<Vec<Row>> {
-    let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    let xtask = crate::util::xtask_exe();
     let binary = |extra: &[&std::ffi::OsStr]| {
         let mut command = Command::new(&xtask);
         command.arg("binary").args(extra).env("CI", "1");

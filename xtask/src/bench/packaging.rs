@@ -281,7 +281,7 @@ fn measure_rpm_build(binaries: &Binaries, work: &Path, reps: usize) -> Result<Sa
     let key = SigningKey::generate(4096, "berth bench <bench@example.invalid>")?;
     let key_file = work.join("bench-key.asc");
     std::fs::write(&key_file, key.secret_armored())?;
-    let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    let xtask = crate::util::xtask_exe();
     let out = work.join("rpm-out");
     let commands = [Measured::new("cargo xtask rpm", || {
         let mut command = Command::new(&xtask);

@@ -27,7 +27,7 @@ const PACKAGES: [&str; 2] = ["berth-engine", "berth-cli"];
 pub fn release_n(sh: &Shell, bundles: &Path, host_build: bool) -> Result<PathBuf> {
     let key = bundles.join("e2e/throwaway.key");
     // This very xtask binary: no nested cargo, no second build lock.
-    let xtask = std::env::current_exe().context("locating the running xtask binary")?;
+    let xtask = crate::util::xtask_exe();
     cmd!(sh, "{xtask} gpg-keygen --out {key} --bits 2048 --user-id 'berth e2e throwaway key <e2e@example.invalid>'")
         .run()
         .context("`cargo xtask gpg-keygen` could not make the throwaway release key")?;
