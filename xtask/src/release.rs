@@ -28,6 +28,8 @@ pub struct Args {
     /// Compile on the host (`cargo build --release`) instead of in the build container.
     #[arg(long)]
     pub host_build: bool,
+    #[command(flatten)]
+    pub cache: crate::build::CacheArgs,
 }
 
 impl Args {
@@ -37,7 +39,10 @@ impl Args {
         let binaries = if self.host_build {
             None
         } else {
-            let output = build_binaries(sh, &BuildOptions::new(root.clone(), None))?;
+            let output = build_binaries(
+                sh,
+                &BuildOptions::new(root.clone(), self.cache.cache_dir.clone()),
+            )?;
             Some(output.binary_dir)
         };
         let rpm = crate::rpm::Args {

@@ -220,6 +220,16 @@ fn compile_config(
         "TZ=UTC".to_owned(),
         "LC_ALL=C.UTF-8".to_owned(),
     ];
+    // Cargo's own tracing (e.g. CARGO_LOG=cargo::core::compiler::fingerprint=info, to see
+    // why something rebuilt) goes to the compiler log when asked for on the host.
+    let env: Vec<String> = env
+        .into_iter()
+        .chain(
+            std::env::var("CARGO_LOG")
+                .ok()
+                .map(|v| format!("CARGO_LOG={v}")),
+        )
+        .collect();
     ContainerConfig {
         rootfs: image.rootfs.clone(),
         hostname: "berth-build".to_owned(),
