@@ -4,8 +4,9 @@
 mod common;
 
 use berth_runtime::oci_spec::runtime::{
-    Capabilities, Capability, LinuxCapabilitiesBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
-    LinuxResourcesBuilder, LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder,
+    Capabilities, Capability, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccompAction,
+    LinuxSeccompBuilder, LinuxSyscallBuilder,
 };
 use common::*;
 
@@ -32,6 +33,39 @@ fn exceeding_the_memory_limit_is_oom_killed() {
     // The same process fits without the limit.
     let bundle = TestBundle::new(&["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
     assert_eq!(run_captured(&bundle).0, 0);
+}
+
+/// `runc spec` denies every device (`a *:* rwm`); the standard nodes stay usable, as under
+/// runc, and anything else stays denied by the devices cgroup.
+#[test]
+fn a_deny_all_device_rule_keeps_the_standard_nodes_usable() {
+    let mut bundle = TestBundle::new(&[
+        "sh",
+        "-c",
+        "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c \
+         && mknod /dev/loopy b 7 0 && ! head -c 1 /dev/loopy 2>/dev/null && echo denied",
+    ]);
+    bundle.linux_mut().set_resources(Some(
+        LinuxResourcesBuilder::default()
+            .devices(vec![LinuxDeviceCgroupBuilder::default()
+                .allow(false)
+                .access("rwm")
+                .build()
+                .unwrap()])
+            .build()
+            .unwrap(),
+    ));
+    let process = bundle.process_mut();
+    let mut caps = process.capabilities().clone().unwrap_or_default();
+    let mut bounding = caps.bounding().clone().unwrap_or_default();
+    bounding.insert(Capability::Mknod);
+    caps.set_bounding(Some(bounding.clone()));
+    caps.set_effective(Some(bounding.clone()));
+    caps.set_permitted(Some(bounding));
+    process.set_capabilities(Some(caps));
+    let (code, stdout, stderr) = run_captured(&bundle);
+    assert_eq!(stdout, "4\n4\ndenied\n", "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]

@@ -172,6 +172,15 @@ fn apply(controller: &str, path: &Path, resources: &LinuxResources) -> Result<()
                 };
                 write(path, file, &device_rule(rule))?;
             }
+            if resources
+                .devices()
+                .as_ref()
+                .is_some_and(|rules| !rules.is_empty())
+            {
+                for rule in DEFAULT_DEVICE_RULES {
+                    write(path, "devices.allow", rule)?;
+                }
+            }
         }
         _ => {}
     }
@@ -185,6 +194,24 @@ pub(super) fn pids_max(limit: i64) -> String {
         "max".to_owned()
     }
 }
+
+/// Allowed after the spec's own device rules, as runc adds them: creating any node (`m`; using
+/// one still needs its own rule), the standard nodes the runtime creates in /dev (null, zero,
+/// full, random, urandom, tty), /dev/ptmx and /dev/pts/*, and /dev/net/tun. Without them a
+/// spec that denies all devices (as `runc spec` writes) could not even get its /dev/null.
+const DEFAULT_DEVICE_RULES: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
 
 /// A device rule in the `devices.allow` syntax: `c 1:3 rwm`, `a *:* rwm`.
 fn device_rule(rule: &LinuxDeviceCgroup) -> String {
@@ -267,8 +294,9 @@ mod tests {
         assert_eq!(read("memory.limit_in_bytes"), "1048576");
         assert_eq!(read("cpu.shares"), "512");
         assert_eq!(read("cpu.cfs_quota_us"), "-1");
-        // A plain file keeps the last rule written; the kernel file applies each write.
-        assert_eq!(read("devices.allow"), "c 1:3 rwm");
+        // A plain file keeps the last rule written (the last default allowance); the kernel
+        // file applies each write.
+        assert_eq!(read("devices.allow"), "c 10:200 rwm");
         assert_eq!(read("devices.deny"), "a *:* rwm");
         assert!(
             !dir.path().join("pids.max").exists(),
