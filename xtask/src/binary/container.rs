@@ -18,6 +18,15 @@ pub mod paths {
     pub const VENDOR: &str = "/vendor";
     pub const CACHE: &str = "/cache";
     pub const TARGET_DIR: &str = "/cache/target";
+    /// The target dir of a build with a profile other than `release`: its own, so the two
+    /// builds can run at the same time without waiting for each other's cargo lock.
+    pub fn target_dir_for(profile: &str) -> String {
+        if profile == "release" {
+            TARGET_DIR.to_owned()
+        } else {
+            format!("{TARGET_DIR}-{profile}")
+        }
+    }
     pub const CARGO_HOME: &str = "/cache/cargo-home";
     pub const TMP: &str = "/cache/tmp";
 }

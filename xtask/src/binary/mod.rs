@@ -113,8 +113,18 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
         .with_context(|| format!("rename {} to {}", run_log.display(), log_path.display()))?;
 
     let target = &image.definition.toolchain.target;
-    let target_dir = dev_cache.join("target").join(target);
-    let built = |name: &str| target_dir.join(sources::profile_of(name)).join(name);
+    let built = |name: &str| {
+        let profile = sources::profile_of(name);
+        let target_dir = paths::target_dir_for(profile);
+        let in_cache = target_dir
+            .trim_start_matches(paths::CACHE)
+            .trim_start_matches('/');
+        dev_cache
+            .join(in_cache)
+            .join(target)
+            .join(profile)
+            .join(name)
+    };
     for name in PACKAGES {
         let path = built(name);
         let bytes = std::fs::read(&path).with_context(|| {
@@ -184,7 +194,10 @@ fn compile_config(
         format!("--remap-path-prefix={}=/berth", paths::SOURCE),
         format!("--remap-path-prefix={}=/cargo/vendor", paths::VENDOR),
         format!("--remap-path-prefix={}=/cargo", paths::CARGO_HOME),
-        format!("--remap-path-prefix={}=/target", paths::TARGET_DIR),
+        format!(
+            "--remap-path-prefix={}=/target",
+            paths::target_dir_for(profile)
+        ),
         format!("--remap-path-prefix={toolchain_mount}=/rust"),
     ]
     .join(" ");
@@ -209,7 +222,7 @@ fn compile_config(
         format!("PATH={toolchain_mount}/bin:/usr/local/bin:/usr/bin:/bin"),
         format!("HOME={}", paths::CACHE),
         format!("CARGO_HOME={}", paths::CARGO_HOME),
-        format!("CARGO_TARGET_DIR={}", paths::TARGET_DIR),
+        format!("CARGO_TARGET_DIR={}", paths::target_dir_for(profile)),
         format!("TMPDIR={}", paths::TMP),
         format!("RUSTFLAGS={rustflags}"),
         format!("SOURCE_DATE_EPOCH={}", source.source_date_epoch),
@@ -246,30 +259,44 @@ fn compile_config(
     }
 }
 
-/// Runs one build container to completion, following its log into `progress`, and kills it
-/// when Ctrl-C or SIGTERM arrives.
+/// Runs the build containers side by side to completion (the `release` build leaves a core
+/// idle for minutes while it links berthd), following their shared log into `progress`, and
+/// kills them all when Ctrl-C or SIGTERM arrives. Returns the first non-zero exit code, or 0.
 fn run_watched(
-    config: &ContainerConfig,
+    configs: &[ContainerConfig],
     state_dir: &Path,
     log: &File,
     follower: &mut LogFollower,
     progress: &mut Progress,
 ) -> Result<i32> {
-    let id = container::new_id();
+    let ids: Vec<String> = configs.iter().map(|_| container::new_id()).collect();
     std::thread::scope(|scope| {
-        let container = scope.spawn(|| container::run(config, state_dir, log, &id));
-        while !container.is_finished() {
+        let containers: Vec<_> = configs
+            .iter()
+            .zip(&ids)
+            .map(|(config, id)| scope.spawn(move || container::run(config, state_dir, log, id)))
+            .collect();
+        while !containers.iter().all(|container| container.is_finished()) {
             if interrupt::requested() {
-                // Until it works: the signal may come before the container exists.
-                let _ = container::kill(&id);
+                for id in &ids {
+                    // Until it works: the signal may come before the container exists.
+                    let _ = container::kill(id);
+                }
             }
             follower.poll(|line| progress.line(line));
             std::thread::sleep(Duration::from_millis(150));
         }
         follower.poll(|line| progress.line(line));
-        container
-            .join()
-            .unwrap_or_else(|_| bail!("the build container thread panicked"))
+        let mut first_failure = 0;
+        for container in containers {
+            let code = container
+                .join()
+                .unwrap_or_else(|_| bail!("the build container thread panicked"))?;
+            if first_failure == 0 {
+                first_failure = code;
+            }
+        }
+        Ok(first_failure)
     })
 }
 
@@ -282,13 +309,7 @@ fn compile(configs: &[ContainerConfig], dev_cache: &Path, log_path: &Path) -> Re
     interrupt::catch()?;
     let mut progress = Progress::start("cargo build --release (in the build container)");
     let state_dir = dev_cache.join("state");
-    let mut exit_code = Ok(0);
-    for config in configs {
-        exit_code = run_watched(config, &state_dir, &log, &mut follower, &mut progress);
-        if !matches!(exit_code, Ok(0)) || interrupt::requested() {
-            break;
-        }
-    }
+    let exit_code = run_watched(configs, &state_dir, &log, &mut follower, &mut progress);
     if interrupt::requested() {
         progress.finish("interrupted");
         bail!(
