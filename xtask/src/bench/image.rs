@@ -168,15 +168,7 @@ impl Drop for RemoveImage<'_, '_> {
 
 /// Builds the layered image in an OCI layout under `work` and pushes it to `reference`.
 fn push_layered_image(sh: &Shell, work: &Path, reference: &str) -> Result<()> {
-    let layout = work.join("oci");
-    let bundle = work.join("bundle");
-    let image = format!("{}:latest", layout.display());
-    cmd!(sh, "umoci init --layout {layout}").quiet().run()?;
-    cmd!(sh, "umoci new --image {image}").quiet().run()?;
-    cmd!(sh, "umoci unpack --image {image} {bundle}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    let (image, bundle) = crate::e2e::registry::empty_umoci_image(sh, work)?;
     let mut random = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
     for layer in 0..LAYERS {
         let dir = bundle.join(format!("rootfs/layer{layer}"));

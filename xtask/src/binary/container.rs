@@ -17,15 +17,19 @@ pub mod paths {
     pub const SOURCE: &str = "/src";
     pub const VENDOR: &str = "/vendor";
     pub const CACHE: &str = "/cache";
-    pub const TARGET_DIR: &str = "/cache/target";
-    /// The target dir of a build with a profile other than `release`: its own, so the two
-    /// builds can run at the same time without waiting for each other's cargo lock.
-    pub fn target_dir_for(profile: &str) -> String {
+    /// The target dir of the build with `profile`, relative to [`CACHE`]: `target` for
+    /// `release`, `target-PROFILE` for another, so the two builds can run at the same time
+    /// without waiting for each other's cargo lock.
+    pub fn target_subdir(profile: &str) -> String {
         if profile == "release" {
-            TARGET_DIR.to_owned()
+            "target".to_owned()
         } else {
-            format!("{TARGET_DIR}-{profile}")
+            format!("target-{profile}")
         }
+    }
+    /// [`target_subdir`] as the container sees it.
+    pub fn target_dir_for(profile: &str) -> String {
+        format!("{CACHE}/{}", target_subdir(profile))
     }
     pub const CARGO_HOME: &str = "/cache/cargo-home";
     pub const TMP: &str = "/cache/tmp";

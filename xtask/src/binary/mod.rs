@@ -115,12 +115,8 @@ pub fn build_binaries(sh: &Shell, options: &BuildOptions) -> Result<BuildOutput>
     let target = &image.definition.toolchain.target;
     let built = |name: &str| {
         let profile = sources::profile_of(name);
-        let target_dir = paths::target_dir_for(profile);
-        let in_cache = target_dir
-            .trim_start_matches(paths::CACHE)
-            .trim_start_matches('/');
         dev_cache
-            .join(in_cache)
+            .join(paths::target_subdir(profile))
             .join(target)
             .join(profile)
             .join(name)
@@ -151,8 +147,8 @@ fn compile_configs(
     vendor: &Path,
     dev_cache: &Path,
 ) -> Vec<ContainerConfig> {
-    let mut profiles: Vec<&str> = PACKAGES.iter().map(|p| sources::profile_of(p)).collect();
-    profiles.dedup();
+    let profiles: std::collections::BTreeSet<&str> =
+        PACKAGES.iter().map(|p| sources::profile_of(p)).collect();
     profiles
         .into_iter()
         .map(|profile| {

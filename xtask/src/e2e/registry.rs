@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -71,16 +71,7 @@ impl HelloRegistry {
     }
 
     fn push_hello_world(&self, sh: &Shell) -> Result<()> {
-        let dir = self._dir.path();
-        let layout = dir.join("oci");
-        let bundle = dir.join("bundle");
-        let image = format!("{}:latest", layout.display());
-        cmd!(sh, "umoci init --layout {layout}").quiet().run()?;
-        cmd!(sh, "umoci new --image {image}").quiet().run()?;
-        cmd!(sh, "umoci unpack --image {image} {bundle}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        let (image, bundle) = empty_umoci_image(sh, self._dir.path())?;
         let rootfs = bundle.join("rootfs");
         std::fs::create_dir_all(rootfs.join("bin"))?;
         std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
@@ -184,4 +175,19 @@ fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
         .map(|(_, body)| body.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// An empty image in an OCI layout under `dir`, unpacked for editing with umoci: returns the
+/// image (`LAYOUT:latest`, for `umoci repack --image`) and the bundle whose rootfs/ to fill.
+pub(crate) fn empty_umoci_image(sh: &Shell, dir: &Path) -> Result<(String, PathBuf)> {
+    let layout = dir.join("oci");
+    let bundle = dir.join("bundle");
+    let image = format!("{}:latest", layout.display());
+    cmd!(sh, "umoci init --layout {layout}").quiet().run()?;
+    cmd!(sh, "umoci new --image {image}").quiet().run()?;
+    cmd!(sh, "umoci unpack --image {image} {bundle}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    Ok((image, bundle))
 }
