@@ -71,6 +71,8 @@ pub struct BuildSettings {
     pub changelog: String,
     /// xz level (0-9); lower is faster.
     pub xz_level: u32,
+    /// Threads compressing the payload; the output is the same for any count.
+    pub xz_threads: u32,
 }
 
 impl BuildSettings {
@@ -83,7 +85,8 @@ impl BuildSettings {
             crates_by_binary: BTreeMap::new(),
             project_license: "Apache-2.0".to_string(),
             changelog: "- Release built by cargo xtask rpm".to_string(),
-            xz_level: 2,
+            xz_level: crate::payload::DEFAULT_XZ_LEVEL,
+            xz_threads: crate::payload::default_threads(),
         }
     }
 }
@@ -132,7 +135,8 @@ pub fn build_package(
     })?;
 
     let config = rpm::BuildConfig::v4()
-        .compression(rpm::CompressionWithLevel::Xz(settings.xz_level))
+        // Written uncompressed; crate::payload compresses it as xz on every core.
+        .compression(rpm::CompressionWithLevel::None)
         .source_date(settings.source_date);
     let mut builder = PackageBuilder::new(
         &def.name,
@@ -250,66 +254,17 @@ pub fn build_package(
             .map_err(rpm_err)?;
     }
 
-    let package_result = match key {
-        Some(key) => builder.build_and_sign(key.rpm_signer()?),
-        None => builder.build(),
-    };
-    let mut package = package_result.map_err(rpm_err)?;
-    record_archive_size(&mut package).map_err(|message| BuildError::Invalid {
-        package: def.name.clone(),
-        message,
-    })?;
-    Ok(package)
-}
-
-/// Adds RPMSIGTAG_PAYLOADSIZE (the uncompressed cpio size) to the signature header, as
-/// rpmbuild does; rpm-rs leaves it out of v4 packages. rpm reads it back as ARCHIVESIZE:
-/// rpm2cpio checks the archive it copied against it, and yum and createrepo report it.
-///
-/// The signature header is not covered by the header signature, so the entry can be added
-/// after signing. The reserved space shrinks by the bytes the entry takes, so the signature
-/// header keeps its size (EL7's 8192-byte limit) and room for a later `rpm --addsign`.
-fn record_archive_size(package: &mut rpm::Package) -> Result<(), String> {
-    use rpm::{HeaderEntry, IndexData, IndexSignatureTag};
-
-    let mut decoder = liblzma::read::XzDecoder::new(package.payload.as_slice());
-    let archive_size = std::io::copy(&mut decoder, &mut std::io::sink())
-        .map_err(|e| format!("payload does not decompress as xz: {e}"))?;
-    let archive_size = u32::try_from(archive_size)
-        .map_err(|_| format!("cpio archive of {archive_size} bytes exceeds 4 GiB"))?;
-
-    const PAYLOAD_SIZE: u32 = IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE as u32;
-    const RESERVED_SPACE: u32 = IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE as u32;
-    const REGION: u32 = IndexSignatureTag::HEADER_SIGNATURES as u32;
-    // One index record (16 bytes) plus a 4-byte, 4-aligned integer.
-    const ENTRY_BYTES: usize = 16 + 4;
-
-    let entries = package
-        .metadata
-        .signature
-        .get_all_entries()
-        .map_err(|e| format!("signature header: {e}"))?;
-    let mut rebuilt = Vec::with_capacity(entries.len() + 1);
-    for (tag, data) in entries {
-        match (tag, data) {
-            (REGION | PAYLOAD_SIZE, _) => {}
-            (RESERVED_SPACE, IndexData::Bin(space)) => {
-                let keep = space.len().saturating_sub(ENTRY_BYTES);
-                rebuilt.push(HeaderEntry::new(
-                    tag,
-                    IndexData::Bin(space[..keep].to_vec()),
-                ));
-            }
-            (tag, data) => rebuilt.push(HeaderEntry::new(tag, data)),
-        }
-    }
-    rebuilt.push(HeaderEntry::new(
-        PAYLOAD_SIZE,
-        IndexData::Int32(vec![archive_size]),
-    ));
-    package.metadata.signature =
-        rpm::Header::from_entries(rebuilt, IndexSignatureTag::HEADER_SIGNATURES);
-    Ok(())
+    let mut built = builder.build().map_err(rpm_err)?;
+    let signer = key.map(SigningKey::rpm_signer).transpose()?;
+    crate::payload::compress_xz(
+        &mut built,
+        settings.xz_level,
+        settings.xz_threads,
+        signer,
+        settings.source_date,
+    )
+    .map_err(|message| BuildError::Invalid { package, message })?;
+    Ok(built)
 }
 
 /// Writes `pkg` into `dir` as NAME-VERSION-RELEASE.ARCH.rpm: temp file, fsync, rename.

@@ -29,6 +29,7 @@ pub mod builder;
 pub mod definition;
 pub mod fsutil;
 pub mod license;
+pub mod payload;
 pub mod repodata;
 pub mod repofile;
 pub mod signing;

@@ -50,7 +50,7 @@ impl Args {
             gpg_key: self.gpg_key.clone(),
             nightly: self.nightly,
             out: None,
-            xz_level: 2,
+            xz_level: berth_packaging::payload::DEFAULT_XZ_LEVEL,
         }
         .build(sh)?;
         let key = match &self.gpg_key {

@@ -38,8 +38,8 @@ pub struct Args {
     /// Output directory [default: bundles/<version>/rpm/el7/x86_64].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// xz level of the payload (0-9).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
+    /// xz level of the payload (0-9); higher is smaller and slower.
+    #[arg(long, default_value_t = berth_packaging::payload::DEFAULT_XZ_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub xz_level: u32,
 }
 

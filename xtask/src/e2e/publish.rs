@@ -110,8 +110,6 @@ impl ServedRepo {
         )?;
         let mut settings = BuildSettings::new(rpm_version, source_date);
         settings.changelog = format!("- berth {next}: e2e repackaging of {version}");
-        // A test package: the fastest xz level (xtask's liblzma is unoptimised in dev builds).
-        settings.xz_level = 0;
         let dirs = SourceDirs {
             project_root: root.clone(),
             binaries: binaries.clone(),
