@@ -99,6 +99,17 @@ pub struct HostConfig {
     pub ulimits: Vec<Ulimit>,
     /// Log driver settings.
     pub log_config: LogConfig,
+    /// `--privileged` (refused: see the daemon's security module).
+    pub privileged: bool,
+    /// Capabilities added to Docker's default set (`NET_ADMIN`, `CAP_SYS_PTRACE`, `ALL`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_add: Vec<String>,
+    /// Capabilities removed from it.
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_drop: Vec<String>,
+    /// `--security-opt`: `seccomp=unconfined`, `seccomp=<profile JSON>`, `no-new-privileges`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub security_opt: Vec<String>,
 }
 
 /// `HostConfig.LogConfig`.

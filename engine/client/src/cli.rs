@@ -166,6 +166,9 @@ pub struct ContainerFlags {
     /// Working directory inside the container
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long, value_name = "NAME")]
+    pub hostname: Option<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     pub user: Option<String>,
@@ -196,6 +199,18 @@ pub struct ContainerFlags {
     /// Ulimit options (NAME=SOFT[:HARD])
     #[arg(long, value_name = "ULIMIT")]
     pub ulimit: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security options (seccomp=unconfined|PROFILE.json, no-new-privileges)
+    #[arg(long, value_name = "OPTION")]
+    pub security_opt: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
     /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
@@ -227,8 +242,13 @@ impl ContainerFlags {
     }
 }
 
+/// `-h` is `--hostname` for run and create, as in docker; help stays on `--help`.
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
@@ -237,7 +257,11 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     #[command(flatten)]
     pub container: ContainerFlags,
 }

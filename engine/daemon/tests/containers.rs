@@ -342,3 +342,84 @@ fn restart_policy_on_failure_retries() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn hostname_hosts_and_resolv_conf_are_dockers() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    let show = "/bin/busybox hostname; /bin/busybox cat /etc/hostname /etc/hosts /etc/resolv.conf";
+
+    let id = ok(daemon
+        .berth()
+        .args(["create", "hello-world", "/bin/busybox", "sh", "-c", show])
+        .output()
+        .unwrap());
+    let id = id.trim();
+    ok(daemon.berth().args(["start", id]).output().unwrap());
+    ok(daemon.berth().args(["wait", id]).output().unwrap());
+    let logs = ok(daemon.berth().args(["logs", id]).output().unwrap());
+    let mut lines = logs.lines();
+    assert_eq!(lines.next(), Some(&id[..12]), "hostname: {logs}");
+    assert_eq!(lines.next(), Some(&id[..12]), "/etc/hostname: {logs}");
+    assert!(logs.contains("127.0.0.1\tlocalhost\n"), "{logs}");
+    assert!(logs.contains("nameserver "), "{logs}");
+    assert!(
+        !logs.lines().any(|line| line.starts_with("nameserver 127.")),
+        "a loopback resolver means nothing in the container's network: {logs}"
+    );
+    let inspect = ok(daemon.berth().args(["inspect", id]).output().unwrap());
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let hosts_path = inspect[0]["HostsPath"].as_str().unwrap().to_owned();
+    assert!(
+        std::fs::read_to_string(&hosts_path)
+            .unwrap()
+            .contains("localhost"),
+        "{hosts_path}"
+    );
+    ok(daemon.berth().args(["rm", id]).output().unwrap());
+
+    let named = ok(daemon
+        .berth()
+        .args([
+            "run",
+            "--rm",
+            "-h",
+            "web-1",
+            "hello-world",
+            "/bin/busybox",
+            "sh",
+            "-c",
+            show,
+        ])
+        .output()
+        .unwrap());
+    assert!(named.starts_with("web-1\nweb-1\n"), "{named}");
+
+    let host = ok(daemon
+        .berth()
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "hello-world",
+            "/bin/busybox",
+            "cat",
+            "/etc/hosts",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(host, std::fs::read_to_string("/etc/hosts").unwrap());
+
+    let bad = daemon
+        .berth()
+        .args(["run", "--rm", "-h", "bad_name", "hello-world", "true"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid hostname format: bad_name"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

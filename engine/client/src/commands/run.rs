@@ -115,6 +115,7 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
     config.cmd = (!flags.command().is_empty()).then(|| flags.command().to_vec());
     config.entrypoint = flags.entrypoint.clone().map(|entrypoint| vec![entrypoint]);
     config.working_dir = flags.workdir.clone().unwrap_or_default();
+    config.hostname = flags.hostname.clone().unwrap_or_default();
     config.user = flags.user.clone().unwrap_or_default();
     config.tty = flags.tty;
     config.attach_stdout = attach;
@@ -133,9 +134,32 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         cpu_shares: flags.cpu_shares.unwrap_or(0),
         pids_limit: flags.pids_limit,
         ulimits,
+        privileged: flags.privileged,
+        cap_add: flags.cap_add.clone(),
+        cap_drop: flags.cap_drop.clone(),
+        security_opt: security_options(&flags.security_opt)?,
         ..Default::default()
     };
     Ok(request)
+}
+
+/// `--security-opt` values as the API takes them: a seccomp profile is sent as its JSON text,
+/// read from the file the flag names, as docker does.
+fn security_options(options: &[String]) -> Result<Vec<String>> {
+    options
+        .iter()
+        .map(|option| match option.split_once(['=', ':']) {
+            Some(("seccomp", path)) if path != "unconfined" => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
+                let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+                    format!("compacting json for seccomp profile ({path}) failed")
+                })?;
+                Ok(format!("seccomp={json}"))
+            }
+            _ => Ok(option.clone()),
+        })
+        .collect()
 }
 
 /// Creates the container, pulling its image first when the daemon does not have it.

@@ -68,7 +68,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         bail!("cannot mount the root filesystem of {id}: {err}");
     }
     let result = (|| -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
-        let spec = spec::build(&record, rootfs.path(), &config.default_ulimits)?;
+        let spec = spec::build(&record, rootfs.path(), &dir, &config.default_ulimits)?;
         let bundle_dir = containers.bundles.join(&id);
         std::fs::create_dir_all(&bundle_dir)
             .with_context(|| format!("cannot create {}", bundle_dir.display()))?;

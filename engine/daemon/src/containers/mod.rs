@@ -2,10 +2,12 @@
 //! records under data-root/containers, creation from a Docker create request, and the
 //! reconciliation of what a crashed or restarted berthd left behind.
 
+pub mod etc_files;
 mod lifecycle;
 pub mod logs;
 mod names;
 mod record;
+pub mod security;
 pub mod spec;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::etc_files::EtcPaths;
 use anyhow::{Context, Result};
 use berth_api::container::{
     ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint,
@@ -209,6 +210,7 @@ impl Record {
     /// The `GET /containers/{id}/json` body.
     pub fn inspect(&self, driver: &str) -> ContainerInspect {
         let state = &self.state;
+        let etc = EtcPaths::in_dir(self.log_path.parent().unwrap_or(Path::new("/")));
         let time_or_zero = |time: &str| {
             if time.is_empty() {
                 ZERO_TIME.to_owned()
@@ -235,9 +237,9 @@ impl Record {
                 finished_at: time_or_zero(&state.finished_at),
             },
             image: self.image_id.clone(),
-            resolv_conf_path: String::new(),
-            hostname_path: String::new(),
-            hosts_path: String::new(),
+            resolv_conf_path: etc.resolv_conf.display().to_string(),
+            hostname_path: etc.hostname.display().to_string(),
+            hosts_path: etc.hosts.display().to_string(),
             log_path: self.log_path.display().to_string(),
             name: format!("/{}", self.name),
             restart_count: self.restart_count,

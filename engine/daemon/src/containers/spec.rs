@@ -1,7 +1,7 @@
 //! The OCI runtime spec of a container, built the way Docker builds it: image config merged
 //! with the request, Docker's default capabilities (only those the host has), masked and
-//! read-only paths, a seccomp filter refusing what Docker's default profile refuses, cgroup
-//! limits under the `berth` parent, bind mounts and ulimits.
+//! read-only paths, Docker's seccomp profile (see the security module), cgroup
+//! limits under the `berth` parent, bind mounts, /etc/hosts and friends, and ulimits.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,84 +11,13 @@ use anyhow::{bail, Context, Result};
 use berth_api::container::{ContainerConfig, Ulimit};
 use berth_runtime::oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
-    LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder,
-    LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder, MountBuilder, PosixRlimitBuilder,
-    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
+use super::etc_files;
 use super::record::Record;
-
-/// Docker's default capability set.
-const DEFAULT_CAPABILITIES: &[(&str, u32)] = &[
-    ("CAP_CHOWN", 0),
-    ("CAP_DAC_OVERRIDE", 1),
-    ("CAP_FOWNER", 3),
-    ("CAP_FSETID", 4),
-    ("CAP_KILL", 5),
-    ("CAP_SETGID", 6),
-    ("CAP_SETUID", 7),
-    ("CAP_SETPCAP", 8),
-    ("CAP_NET_BIND_SERVICE", 10),
-    ("CAP_NET_RAW", 13),
-    ("CAP_SYS_CHROOT", 18),
-    ("CAP_MKNOD", 27),
-    ("CAP_AUDIT_WRITE", 29),
-    ("CAP_SETFCAP", 31),
-];
-
-/// Syscalls Docker's default seccomp profile refuses to a container without CAP_SYS_ADMIN
-/// and friends; everything else is allowed.
-const REFUSED_SYSCALLS: &[&str] = &[
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "mount",
-    "move_pages",
-    "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "perf_event_open",
-    "pivot_root",
-    "process_vm_readv",
-    "process_vm_writev",
-    "ptrace",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapon",
-    "swapoff",
-    "sysfs",
-    "_sysctl",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
-];
+use super::security::{self, HostFacts};
 
 const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
@@ -200,19 +129,6 @@ pub fn parse_bind(text: &str) -> Result<Bind> {
     })
 }
 
-/// Capabilities in the host's bounding set (CapBnd of /proc/self/status).
-fn host_capabilities() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("CapBnd:"))
-                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        })
-        .unwrap_or(u64::MAX)
-}
-
 /// Resolves `user[:group]` against the container's /etc/passwd and /etc/group.
 fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, String)> {
     let (user_part, group_part) = match user.split_once(':') {
@@ -263,11 +179,27 @@ fn merged_ulimits(defaults: &[Ulimit], container: &[Ulimit]) -> Vec<Ulimit> {
     merged
 }
 
-/// Builds the spec for `record` whose rootfs is mounted at `rootfs`.
-pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Result<Spec> {
+/// Builds the spec for `record` whose rootfs is mounted at `rootfs`; its hostname, hosts and
+/// resolv.conf files are written into `container_dir`.
+pub fn build(
+    record: &Record,
+    rootfs: &Path,
+    container_dir: &Path,
+    default_ulimits: &[Ulimit],
+) -> Result<Spec> {
     let host = &record.host_config;
     let config = &record.config;
-    let hostname = record.id[..12].to_owned();
+    let host_network = host.network_mode == "host";
+    let hostname = if !config.hostname.is_empty() {
+        config.hostname.clone()
+    } else if host_network {
+        nix::unistd::gethostname()
+            .context("cannot read the host's hostname")?
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        record.id[..12].to_owned()
+    };
     let (uid, gid, additional_gids, home) = resolve_user(rootfs, &config.user)?;
 
     let mut env = config.env.clone();
@@ -279,12 +211,16 @@ pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Resu
         env.push(format!("HOME={home}"));
     }
 
-    let host_caps = host_capabilities();
-    let capabilities: HashSet<Capability> = DEFAULT_CAPABILITIES
+    let privileges = security::resolve(host, HostFacts::read())?;
+    // oci-spec names capabilities without the CAP_ prefix.
+    let capabilities = privileges
+        .capabilities
         .iter()
-        .filter(|(_, bit)| host_caps & (1u64 << bit) != 0)
-        .filter_map(|(name, _)| Capability::from_str(name).ok())
-        .collect();
+        .map(|name| {
+            Capability::from_str(name.trim_start_matches("CAP_"))
+                .map_err(|_| anyhow::anyhow!("capability {name} is unknown to oci-spec"))
+        })
+        .collect::<Result<HashSet<Capability>>>()?;
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(capabilities.clone())
         .effective(capabilities.clone())
@@ -326,13 +262,13 @@ pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Resu
                 .build()?,
         )
         .capabilities(capabilities)
-        .no_new_privileges(false);
+        .no_new_privileges(privileges.no_new_privileges);
     if !rlimits.is_empty() {
         process = process.rlimits(rlimits);
     }
 
     let mut spec = berth_runtime::default_spec();
-    spec.set_hostname(Some(hostname));
+    spec.set_hostname(Some(hostname.clone()));
     spec.set_process(Some(process.build()?));
     spec.set_root(Some(
         RootBuilder::default()
@@ -342,6 +278,12 @@ pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Resu
     ));
 
     let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.extend(etc_files::write(
+        container_dir,
+        &hostname,
+        host_network,
+        &etc_files::HostFiles::default(),
+    )?);
     for bind in &host.binds {
         let bind = parse_bind(bind)?;
         std::fs::create_dir_all(&bind.source)
@@ -398,22 +340,7 @@ pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Resu
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
 
-    let refused = LinuxSyscallBuilder::default()
-        .names(
-            REFUSED_SYSCALLS
-                .iter()
-                .map(|name| (*name).to_owned())
-                .collect::<Vec<_>>(),
-        )
-        .action(LinuxSeccompAction::ScmpActErrno)
-        .errno_ret(libc::EPERM as u32)
-        .build()?;
-    let seccomp = LinuxSeccompBuilder::default()
-        .default_action(LinuxSeccompAction::ScmpActAllow)
-        .syscalls(vec![refused])
-        .build()?;
-
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources.build()?)
         .cgroups_path(PathBuf::from(format!("/berth/{}", record.id)))
@@ -428,10 +355,11 @@ pub fn build(record: &Record, rootfs: &Path, default_ulimits: &[Ulimit]) -> Resu
                 .iter()
                 .map(|p| (*p).to_owned())
                 .collect::<Vec<_>>(),
-        )
-        .seccomp(seccomp)
-        .build()?;
-    spec.set_linux(Some(linux));
+        );
+    if let Some(seccomp) = privileges.seccomp {
+        linux = linux.seccomp(seccomp);
+    }
+    spec.set_linux(Some(linux.build()?));
     Ok(spec)
 }
 

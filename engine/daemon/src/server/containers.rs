@@ -15,6 +15,8 @@ use super::http::{
     json_response, no_content, ok_json, read_json, streaming, ApiError, ApiResult, Query,
 };
 use super::images::image_error;
+use crate::containers::etc_files;
+use crate::containers::security::{self, HostFacts};
 use crate::containers::{self, spec, Entry, Record, RootfsRecord};
 use crate::daemon::Daemon;
 
@@ -90,6 +92,14 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     for bind in &host_config.binds {
         spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?;
     }
+    let hostname = &body.config.hostname;
+    if !hostname.is_empty() && !etc_files::valid_hostname(hostname) {
+        return Err(ApiError::bad_request(format!(
+            "invalid hostname format: {hostname}"
+        )));
+    }
+    security::resolve(&host_config, HostFacts::read())
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
 
     let image_id = match daemon.images.store.resolve(&body.config.image) {
         Ok(id) => id,
