@@ -52,6 +52,9 @@ pub struct Flags {
     /// Set the max concurrent downloads
     #[arg(long, value_name = "N")]
     pub max_concurrent_downloads: Option<u32>,
+    /// Set the max concurrent uploads
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_uploads: Option<u32>,
     /// Set the max download attempts for each pull
     #[arg(long, value_name = "N")]
     pub max_download_attempts: Option<u32>,
@@ -126,6 +129,7 @@ impl Flags {
         }
         let numbers = [
             ("max-concurrent-downloads", self.max_concurrent_downloads),
+            ("max-concurrent-uploads", self.max_concurrent_uploads),
             ("max-download-attempts", self.max_download_attempts),
             ("shutdown-timeout", self.shutdown_timeout),
         ];

@@ -67,6 +67,7 @@ impl Daemon {
                     insecure_registries = ?next.registry.insecure_registries,
                     debug = next.debug,
                     max_concurrent_downloads = next.registry.max_concurrent_downloads,
+                    max_concurrent_uploads = next.registry.max_concurrent_uploads,
                     labels = ?next.labels,
                     shutdown_timeout = next.shutdown_timeout.as_secs(),
                     "reloaded configuration"

@@ -54,6 +54,7 @@ pub fn registry_config(settings: &RegistrySettings) -> Result<RegistryConfig> {
     Ok(
         RegistryConfig::new(&settings.mirrors, &settings.insecure_registries)?
             .with_max_concurrent_downloads(settings.max_concurrent_downloads as usize)?
+            .with_max_concurrent_uploads(settings.max_concurrent_uploads as usize)?
             .with_max_download_attempts(settings.max_download_attempts)?,
     )
 }

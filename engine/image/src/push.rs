@@ -1,10 +1,15 @@
 //! `push`: upload an image's blobs (skipping those the registry has, mounting across
 //! repositories where the image is known under another name on the same registry, else one
-//! monolithic PUT each), then PUT the manifest under the tag.
+//! monolithic PUT each, streamed from the store), up to max-concurrent-uploads layers at once,
+//! then PUT the manifest under the tag.
 
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION};
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tokio::io::AsyncReadExt;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -99,17 +104,24 @@ pub async fn push(
     for blob in &blobs {
         layer(progress, blob.digest.short(), LayerStatus::Preparing);
     }
+    // Layers go up side by side; the first failure ends the push.
+    let mut pending = Vec::with_capacity(blobs.len());
     for blob in &blobs {
-        push_blob(
+        pending.push(push_blob(
             store,
             &session,
             &blob.digest,
             mount_from.as_deref(),
             true,
             progress,
-        )
-        .await?;
+        ));
     }
+    let mut uploads =
+        futures_util::stream::iter(pending).buffer_unordered(config.max_concurrent_uploads.max(1));
+    while let Some(result) = uploads.next().await {
+        result?;
+    }
+    drop(uploads);
     push_blob(store, &session, &id, mount_from.as_deref(), false, progress).await?;
 
     let digest = Digest::of(&manifest_bytes);
@@ -245,10 +257,15 @@ async fn push_blob(
     put_url
         .query_pairs_mut()
         .append_pair("digest", digest.as_str());
-    let data = tokio::fs::read(store.blob_path(digest))
+    let path = store.blob_path(digest);
+    let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| Error::io("read blob", store.blob_path(digest), e))?;
-    let total = data.len() as u64;
+        .map_err(|e| Error::io("open blob", &path, e))?;
+    let total = file
+        .metadata()
+        .await
+        .map_err(|e| Error::io("stat blob", &path, e))?
+        .len();
     if report {
         layer(progress, short, LayerStatus::Pushing { current: 0, total });
     }
@@ -257,8 +274,11 @@ async fn push_blob(
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(total));
+    let reporter = report.then(|| (progress.clone(), short.to_string()));
+    let body = reqwest::Body::wrap_stream(blob_chunks(file, path, total, reporter));
     let put = session
-        .send(Method::PUT, put_url.clone(), headers, Some(data.into()))
+        .send(Method::PUT, put_url.clone(), headers, Some(body))
         .await?;
     if put.status() != StatusCode::CREATED {
         let status = put.status();
@@ -277,4 +297,46 @@ async fn push_blob(
         layer(progress, short, LayerStatus::Pushed);
     }
     Ok(())
+}
+
+/// Bytes read from the store per chunk of an upload.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// The blob in `file` as a stream of chunks for a request body, reporting progress to
+/// `reporter` (channel, short layer id) as it goes. A blob that changes size under the upload
+/// ends the stream with an error rather than sending a wrong length.
+fn blob_chunks(
+    file: tokio::fs::File,
+    path: PathBuf,
+    total: u64,
+    reporter: Option<(ProgressSender, String)>,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Sync + 'static {
+    futures_util::stream::try_unfold((file, 0u64), move |(mut file, sent)| {
+        let (path, reporter) = (path.clone(), reporter.clone());
+        async move {
+            let mut chunk = bytes::BytesMut::with_capacity(UPLOAD_CHUNK);
+            let read = file.read_buf(&mut chunk).await?;
+            let sent_now = sent + read as u64;
+            if read == 0 {
+                if sent != total {
+                    return Err(std::io::Error::other(format!(
+                        "{}: {sent} bytes read, {total} expected",
+                        path.display()
+                    )));
+                }
+                return Ok(None);
+            }
+            if let Some((progress, short)) = &reporter {
+                layer(
+                    progress,
+                    short,
+                    LayerStatus::Pushing {
+                        current: sent_now,
+                        total,
+                    },
+                );
+            }
+            Ok(Some((chunk.freeze(), (file, sent_now))))
+        }
+    })
 }

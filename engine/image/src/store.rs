@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{ensure_dir, sync_dir, unique_name, write_atomic};
+use crate::fsutil::{ensure_dir, sync_dir, sync_filesystem, unique_name, write_atomic};
 use crate::reference::Reference;
 use crate::snapshot::StorageDriver;
 
@@ -219,6 +219,9 @@ impl Store {
     /// atomically. If another pull got there first, the duplicate is dropped.
     pub(crate) fn commit_layer(&self, tmp_dir: &Path, meta: &LayerMeta) -> Result<()> {
         let meta_bytes = serde_json::to_vec(meta).map_err(|e| Error::Conflict(e.to_string()))?;
+        // The extracted files are on disk before the layer is published, so a power cut never
+        // leaves a committed layer with empty or short files (containerd syncs on commit too).
+        sync_filesystem(tmp_dir)?;
         write_atomic(&tmp_dir.join("layer.json"), &meta_bytes)?;
         let dest = self.layer_dir(&meta.diff_id);
         match fs::rename(tmp_dir, &dest) {

@@ -1,5 +1,5 @@
-//! Push to a real registry (blob checks, uploads, cross-repo mount) and save/load round trips
-//! through docker-archive and OCI layout tarballs.
+//! Push to a real registry (blob checks, uploads within max-concurrent-uploads, cross-repo
+//! mount) and save/load round trips through docker-archive and OCI layout tarballs.
 
 mod common;
 
@@ -225,4 +225,98 @@ async fn load_oci_layout_and_refuse_tampered_archives() {
         .to_string();
     assert!(err.contains("digest mismatch"), "{err}");
     assert!(other.images().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn uploads_run_in_parallel_within_the_limit() {
+    let source = Registry::start();
+    let layers: Vec<Vec<u8>> = (0..5u32)
+        .map(|i| {
+            let data: Vec<u8> = (0..(256u32 << 10))
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
+                .collect();
+            tar_layer(&[Entry::File(format!("l{i}"), data, 0o644)])
+        })
+        .collect();
+    let image = TestImage::with_compression(&layers, "amd64", |t| t.to_vec());
+    Uploader::new(&source.url())
+        .image("library/par", "latest", &image)
+        .await;
+    let (_dir, store) = store();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let pulled = Reference::parse(&format!("{}/library/par", source.host())).unwrap();
+    let id = pull(
+        &store,
+        &RegistryConfig::default(),
+        &pulled,
+        &PullOptions::default(),
+        &tx,
+    )
+    .await
+    .expect("pull");
+
+    for limit in [2usize, 5] {
+        // A fresh registry each time, so every layer is uploaded; uploads are slowed down so
+        // that ones allowed to run together do overlap.
+        let target = Registry::start();
+        let port = throttling_proxy_both_ways(
+            target.port,
+            32 * 1024,
+            std::time::Duration::from_millis(10),
+        )
+        .await;
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/team/par:1")).unwrap();
+        store.tag(&id, &reference).unwrap();
+        statuses_of(&mut rx);
+        let config = RegistryConfig::default()
+            .with_max_concurrent_uploads(limit)
+            .unwrap();
+        let digest = push(&store, &config, &reference, None, &tx)
+            .await
+            .expect("push");
+        assert_eq!(digest.to_string(), image.manifest_digest());
+
+        // Replay the events: a layer uploads from its first Pushing to Pushed.
+        let mut active = std::collections::BTreeSet::new();
+        let (mut max_active, mut progress_events) = (0, 0);
+        while let Ok(event) = rx.try_recv() {
+            if let berth_image::ProgressEvent::Layer { id, status } = event {
+                match status {
+                    berth_image::LayerStatus::Pushing { .. } => {
+                        progress_events += 1;
+                        active.insert(id);
+                    }
+                    berth_image::LayerStatus::Pushed => {
+                        active.remove(&id);
+                    }
+                    _ => {}
+                }
+                max_active = max_active.max(active.len());
+            }
+        }
+        // Streamed from the store: progress arrives chunk by chunk, not once per layer.
+        assert!(progress_events > 5 * 3, "{progress_events} Pushing events");
+        if limit == 2 {
+            assert_eq!(
+                max_active, 2,
+                "max-concurrent-uploads 2 not respected or not used"
+            );
+        } else {
+            assert!(max_active > 2, "uploads did not overlap: {max_active}");
+        }
+
+        // What arrived is the image: pull it back from the target registry directly.
+        let (_again_dir, again) = self::store();
+        let direct = Reference::parse(&format!("{}/team/par:1", target.host())).unwrap();
+        let pulled_back = pull(
+            &again,
+            &RegistryConfig::default(),
+            &direct,
+            &PullOptions::default(),
+            &tx,
+        )
+        .await
+        .expect("pull back");
+        assert_eq!(pulled_back, id);
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_api::container::Ulimit;
 
 use crate::cli::{Flags, DEFAULT_CONFIG_FILE};
-pub use registry::RegistrySettings;
+pub use registry::{RegistrySettings, TransferLimits};
 
 /// How container cgroups are managed (`exec-opts native.cgroupdriver=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ impl Config {
 
     /// Re-reads the config file for SIGHUP and returns `self` with the reloadable keys
     /// (registry-mirrors, insecure-registries, debug, max-concurrent-downloads,
-    /// max-download-attempts, labels, shutdown-timeout) taken from it.
+    /// max-concurrent-uploads, max-download-attempts, labels, shutdown-timeout) taken from it.
     pub fn reloaded(&self, flags: &Flags) -> Result<Config, String> {
         let fresh = Config::load(flags)?;
         let mut next = self.clone();
@@ -265,17 +265,24 @@ fn resolve(
         }
     }
 
+    let defaults = TransferLimits::default();
     let registry = RegistrySettings::new(
         pick_list(&flags.registry_mirrors, file.registry_mirrors),
         pick_list(&flags.insecure_registries, file.insecure_registries),
-        flags
-            .max_concurrent_downloads
-            .or(file.max_concurrent_downloads)
-            .unwrap_or(3),
-        flags
-            .max_download_attempts
-            .or(file.max_download_attempts)
-            .unwrap_or(5),
+        TransferLimits {
+            max_concurrent_downloads: flags
+                .max_concurrent_downloads
+                .or(file.max_concurrent_downloads)
+                .unwrap_or(defaults.max_concurrent_downloads),
+            max_concurrent_uploads: flags
+                .max_concurrent_uploads
+                .or(file.max_concurrent_uploads)
+                .unwrap_or(defaults.max_concurrent_uploads),
+            max_download_attempts: flags
+                .max_download_attempts
+                .or(file.max_download_attempts)
+                .unwrap_or(defaults.max_download_attempts),
+        },
     )?;
 
     Ok(Config {
@@ -416,6 +423,7 @@ mod tests {
         assert_eq!(config.shutdown_timeout, Duration::from_secs(15));
         assert_eq!(config.cgroup_driver, CgroupDriver::Cgroupfs);
         assert_eq!(config.registry.max_concurrent_downloads, 3);
+        assert_eq!(config.registry.max_concurrent_uploads, 5);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Registry settings: mirror URLs normalized and checked the way dockerd does, insecure
-//! registries, and download limits.
+//! registries, and transfer limits.
 
 /// What the image store needs to reach registries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -10,8 +10,29 @@ pub struct RegistrySettings {
     pub insecure_registries: Vec<String>,
     /// Layers downloaded at once.
     pub max_concurrent_downloads: u32,
+    /// Layers uploaded at once.
+    pub max_concurrent_uploads: u32,
     /// Tries per layer.
     pub max_download_attempts: u32,
+}
+
+/// The transfer limits as given (flag or daemon.json), before checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferLimits {
+    pub max_concurrent_downloads: u32,
+    pub max_concurrent_uploads: u32,
+    pub max_download_attempts: u32,
+}
+
+impl Default for TransferLimits {
+    /// dockerd's defaults.
+    fn default() -> Self {
+        TransferLimits {
+            max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
+            max_download_attempts: 5,
+        }
+    }
 }
 
 impl RegistrySettings {
@@ -19,8 +40,7 @@ impl RegistrySettings {
     pub fn new(
         mirrors: Vec<String>,
         insecure_registries: Vec<String>,
-        max_concurrent_downloads: u32,
-        max_download_attempts: u32,
+        limits: TransferLimits,
     ) -> Result<Self, String> {
         let mut normalized: Vec<String> = Vec::new();
         for mirror in mirrors {
@@ -36,17 +56,21 @@ impl RegistrySettings {
                 ));
             }
         }
-        if max_concurrent_downloads == 0 {
+        if limits.max_concurrent_downloads == 0 {
             return Err("invalid max concurrent downloads: 0".to_owned());
         }
-        if max_download_attempts == 0 {
+        if limits.max_concurrent_uploads == 0 {
+            return Err("invalid max concurrent uploads: 0".to_owned());
+        }
+        if limits.max_download_attempts == 0 {
             return Err("invalid max download attempts: 0".to_owned());
         }
         Ok(RegistrySettings {
             mirrors: normalized,
             insecure_registries,
-            max_concurrent_downloads,
-            max_download_attempts,
+            max_concurrent_downloads: limits.max_concurrent_downloads,
+            max_concurrent_uploads: limits.max_concurrent_uploads,
+            max_download_attempts: limits.max_download_attempts,
         })
     }
 }
@@ -95,8 +119,7 @@ mod tests {
                 "https://mirror.example/path".into(),
             ],
             vec![],
-            3,
-            5,
+            TransferLimits::default(),
         )
         .unwrap();
         assert_eq!(
@@ -119,9 +142,21 @@ mod tests {
                 "invalid mirror: \"host:5000\" is not a valid URI",
             ),
         ] {
-            let err = RegistrySettings::new(vec![mirror.into()], vec![], 3, 5).unwrap_err();
+            let err = RegistrySettings::new(vec![mirror.into()], vec![], TransferLimits::default())
+                .unwrap_err();
             assert!(err.starts_with(expected), "{mirror}: {err}");
         }
-        assert!(RegistrySettings::new(vec![], vec!["http://x".into()], 3, 5).is_err());
+        assert!(
+            RegistrySettings::new(vec![], vec!["http://x".into()], TransferLimits::default())
+                .is_err()
+        );
+        let no_uploads = TransferLimits {
+            max_concurrent_uploads: 0,
+            ..TransferLimits::default()
+        };
+        assert_eq!(
+            RegistrySettings::new(vec![], vec![], no_uploads).unwrap_err(),
+            "invalid max concurrent uploads: 0"
+        );
     }
 }

@@ -21,6 +21,8 @@ pub struct RegistryConfig {
     pub insecure_registries: Vec<String>,
     /// Layer downloads running at once (daemon.json default 3).
     pub max_concurrent_downloads: usize,
+    /// Layer uploads running at once (daemon.json default 5).
+    pub max_concurrent_uploads: usize,
     /// Tries per blob download before failing (default 5).
     pub max_download_attempts: u32,
     /// Where docker.io names go after the mirrors. Tests point it at a local registry.
@@ -33,6 +35,7 @@ impl Default for RegistryConfig {
             mirrors: Vec::new(),
             insecure_registries: Vec::new(),
             max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
             max_download_attempts: 5,
             official_endpoint: Url::parse(OFFICIAL_ENDPOINT).expect("constant URL parses"),
         }
@@ -111,6 +114,18 @@ impl RegistryConfig {
             ));
         }
         self.max_concurrent_downloads = n;
+        Ok(self)
+    }
+
+    /// Sets `max-concurrent-uploads` (≥ 1).
+    pub fn with_max_concurrent_uploads(mut self, n: usize) -> Result<Self> {
+        if n == 0 {
+            return Err(config_error(
+                "max-concurrent-uploads",
+                "must be at least 1".into(),
+            ));
+        }
+        self.max_concurrent_uploads = n;
         Ok(self)
     }
 

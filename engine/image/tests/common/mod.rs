@@ -431,7 +431,38 @@ pub fn base64url(data: &[u8]) -> String {
 
 /// A TCP proxy to `target` that slows responses down (sleeps `pause` every `chunk` bytes).
 pub async fn throttling_proxy(target: u16, chunk: usize, pause: Duration) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    proxy(target, chunk, pause, false).await
+}
+
+/// Like [`throttling_proxy`], but request bodies (uploads) are slowed down too.
+pub async fn throttling_proxy_both_ways(target: u16, chunk: usize, pause: Duration) -> u16 {
+    proxy(target, chunk, pause, true).await
+}
+
+async fn proxy(target: u16, chunk: usize, pause: Duration, uploads_too: bool) -> u16 {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    async fn pump(
+        mut from: impl AsyncRead + Unpin,
+        mut to: impl AsyncWrite + Unpin,
+        chunk: usize,
+        pause: Option<Duration>,
+    ) {
+        let mut buf = vec![0u8; chunk];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    if let Some(pause) = pause {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown().await;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind proxy");
@@ -442,25 +473,11 @@ pub async fn throttling_proxy(target: u16, chunk: usize, pause: Duration) -> u16
                 let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
                     return;
                 };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut cr, &mut sw).await;
-                    let _ = sw.shutdown().await;
-                });
-                let mut buf = vec![0u8; chunk];
-                loop {
-                    match sr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if cw.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                            tokio::time::sleep(pause).await;
-                        }
-                    }
-                }
-                let _ = cw.shutdown().await;
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                let upload_pause = uploads_too.then_some(pause);
+                tokio::spawn(pump(cr, sw, chunk, upload_pause));
+                pump(sr, cw, chunk, Some(pause)).await;
             });
         }
     });
