@@ -28,6 +28,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("dockerd", "docker.io"),
     ("docker", "docker.io"),
     ("openssl", "openssl"),
+    ("curl", "curl"),
     ("unshare", "util-linux"),
     ("systemd-analyze", "systemd"),
     ("gpg", "gnupg"),

@@ -79,6 +79,21 @@ pub struct Flags {
     /// Set key=value labels to the daemon
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Use TLS on tcp listeners; implied by --tlsverify
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify clients against --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA [default: /etc/berth/tls/ca.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file [default: /etc/berth/tls/cert.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file [default: /etc/berth/tls/key.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
     /// Write the berthd.8 man page into DIR and exit
     #[arg(long, value_name = "DIR", hide = true)]
     pub generate_man: Option<PathBuf>,
@@ -110,6 +125,9 @@ impl Flags {
             ("data-root", &self.data_root),
             ("exec-root", &self.exec_root),
             ("pidfile", &self.pidfile),
+            ("tlscacert", &self.tlscacert),
+            ("tlscert", &self.tlscert),
+            ("tlskey", &self.tlskey),
         ];
         for (key, value) in paths {
             if let Some(path) = value {
@@ -138,8 +156,14 @@ impl Flags {
                 set.push((key, value.to_string()));
             }
         }
-        if self.debug {
-            set.push(("debug", "true".to_owned()));
+        for (key, on) in [
+            ("debug", self.debug),
+            ("tls", self.tls),
+            ("tlsverify", self.tlsverify),
+        ] {
+            if on {
+                set.push((key, "true".to_owned()));
+            }
         }
         set
     }

@@ -1,5 +1,6 @@
 //! The API listeners: unix sockets (mode 0660, group `berth` when it exists), sockets handed
-//! over by systemd (`fd://`, LISTEN_FDS/LISTEN_PID), and tcp only when asked for.
+//! over by systemd (`fd://`, LISTEN_FDS/LISTEN_PID), and tcp only when asked for: with TLS
+//! when configured, with a loud warning otherwise.
 
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
@@ -7,20 +8,27 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
+use tokio_rustls::TlsAcceptor;
 
 /// One bound listener.
 pub enum Listener {
     /// A unix socket; the path is removed at shutdown when berthd created it.
     Unix(tokio::net::UnixListener, Option<PathBuf>),
-    /// A tcp socket (unauthenticated: root-equivalent for anyone who can reach it).
-    Tcp(tokio::net::TcpListener),
+    /// A tcp socket: TLS when an acceptor is given, else root-equivalent for anyone who can
+    /// reach it.
+    Tcp(tokio::net::TcpListener, Option<TlsAcceptor>),
 }
 
 /// The first fd systemd passes (SD_LISTEN_FDS_START).
 const LISTEN_FDS_START: RawFd = 3;
 
-/// Opens every `-H`/`hosts` address. `group_gid` owns the unix sockets berthd creates.
-pub fn open_all(hosts: &[String], group_gid: u32) -> Result<Vec<Listener>> {
+/// Opens every `-H`/`hosts` address. `group_gid` owns the unix sockets berthd creates; tcp
+/// listeners speak TLS through `tls` when it is given.
+pub fn open_all(
+    hosts: &[String],
+    group_gid: u32,
+    tls: Option<(&TlsAcceptor, bool)>,
+) -> Result<Vec<Listener>> {
     let mut listeners = Vec::new();
     let mut activated = None;
     for host in hosts {
@@ -31,23 +39,18 @@ pub fn open_all(hosts: &[String], group_gid: u32) -> Result<Vec<Listener>> {
                 Some(fds) => fds,
                 None => activated.insert(take_activated_fds()?),
             };
-            listeners.extend(from_activated(fds, which)?);
+            listeners.extend(from_activated(fds, which, tls)?);
         } else if let Some(address) = host.strip_prefix("tcp://") {
-            tracing::warn!(
-                address,
-                "API listening on tcp WITHOUT TLS or authentication: anyone who can reach \
-                 this address gets root on this host"
-            );
-            eprintln!(
-                "WARNING: berthd API listening on tcp://{address} without TLS: this is \
-                 root access for anyone who can reach it"
-            );
+            warn_about_tcp(&format!("tcp://{address}"), tls);
             let socket_address = berth_api::host::parse_tcp_address(address)
                 .with_context(|| format!("invalid host \"tcp://{address}\""))?;
             let listener = std::net::TcpListener::bind(socket_address)
                 .with_context(|| format!("failed to listen on tcp://{address}"))?;
             listener.set_nonblocking(true)?;
-            listeners.push(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?));
+            listeners.push(Listener::Tcp(
+                tokio::net::TcpListener::from_std(listener)?,
+                tls.map(|(acceptor, _)| acceptor.clone()),
+            ));
         } else {
             bail!("invalid host \"{host}\": expected unix://PATH, fd:// or tcp://HOST:PORT");
         }
@@ -112,7 +115,11 @@ fn take_activated_fds() -> Result<Vec<RawFd>> {
 }
 
 /// `fd://` takes every activated socket; `fd://N` only fd N.
-fn from_activated(fds: &[RawFd], which: &str) -> Result<Vec<Listener>> {
+fn from_activated(
+    fds: &[RawFd],
+    which: &str,
+    tls: Option<(&TlsAcceptor, bool)>,
+) -> Result<Vec<Listener>> {
     let chosen: Vec<RawFd> = if which.is_empty() {
         fds.to_vec()
     } else {
@@ -124,10 +131,10 @@ fn from_activated(fds: &[RawFd], which: &str) -> Result<Vec<Listener>> {
         }
         vec![fd]
     };
-    chosen.into_iter().map(adopt).collect()
+    chosen.into_iter().map(|fd| adopt(fd, tls)).collect()
 }
 
-fn adopt(fd: RawFd) -> Result<Listener> {
+fn adopt(fd: RawFd, tls: Option<(&TlsAcceptor, bool)>) -> Result<Listener> {
     let address: SockaddrStorage =
         getsockname(fd).with_context(|| format!("activated fd {fd} is not a socket"))?;
     match address.family() {
@@ -141,16 +148,46 @@ fn adopt(fd: RawFd) -> Result<Listener> {
             ))
         }
         Some(AddressFamily::Inet) | Some(AddressFamily::Inet6) => {
-            tracing::warn!(
-                fd,
-                "socket-activated tcp listener: the API is reachable over tcp WITHOUT TLS"
-            );
+            warn_about_tcp(&format!("socket-activated fd {fd}"), tls);
             // SAFETY: as above.
             let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
             listener.set_nonblocking(true)?;
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
+            Ok(Listener::Tcp(
+                tokio::net::TcpListener::from_std(listener)?,
+                tls.map(|(acceptor, _)| acceptor.clone()),
+            ))
         }
         other => bail!("activated fd {fd} has unsupported address family {other:?}"),
+    }
+}
+
+/// Says, loudly when it is unsafe, who can use the API on a tcp listener. `tls` carries
+/// whether clients are verified.
+fn warn_about_tcp(listener: &str, tls: Option<(&TlsAcceptor, bool)>) {
+    match tls {
+        Some((_, true)) => tracing::info!(listener, "API on tcp with TLS and client verification"),
+        Some((_, false)) => {
+            tracing::warn!(
+                listener,
+                "API on tcp with TLS but WITHOUT client verification (--tlsverify): anyone \
+                 who can reach it gets root on this host"
+            );
+            eprintln!(
+                "WARNING: berthd API on {listener} with TLS but without --tlsverify: this is \
+                 root access for anyone who can reach it"
+            );
+        }
+        None => {
+            tracing::warn!(
+                listener,
+                "API listening on tcp WITHOUT TLS or authentication: anyone who can reach \
+                 this address gets root on this host"
+            );
+            eprintln!(
+                "WARNING: berthd API listening on {listener} without TLS: this is root access \
+                 for anyone who can reach it"
+            );
+        }
     }
 }
 

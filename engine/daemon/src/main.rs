@@ -14,6 +14,7 @@ mod logging;
 mod no_nss;
 mod notify;
 mod server;
+mod tls;
 
 use std::sync::Arc;
 
@@ -103,7 +104,12 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
             0
         }
     };
-    let listeners = listen::open_all(&config.hosts, gid)?;
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let tls = acceptor
+        .as_ref()
+        .zip(config.tls.as_ref())
+        .map(|(acceptor, settings)| (acceptor, settings.verify_clients));
+    let listeners = listen::open_all(&config.hosts, gid, tls)?;
     let socket_paths: Vec<_> = listeners
         .iter()
         .filter_map(|listener| match listener {

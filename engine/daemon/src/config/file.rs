@@ -43,6 +43,11 @@ pub struct FileConfig {
     pub exec_opts: Option<Vec<String>>,
     pub shutdown_timeout: Option<u32>,
     pub labels: Option<Vec<String>>,
+    pub tls: Option<bool>,
+    pub tlsverify: Option<bool>,
+    pub tlscacert: Option<PathBuf>,
+    pub tlscert: Option<PathBuf>,
+    pub tlskey: Option<PathBuf>,
 }
 
 /// The keys of [`FileConfig`], for the unknown-key check.
@@ -66,6 +71,11 @@ const KNOWN_KEYS: &[&str] = &[
     "exec-opts",
     "shutdown-timeout",
     "labels",
+    "tls",
+    "tlsverify",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
 ];
 
 /// Reads and checks daemon.json. `set_flags` are the keys given on the command line (with

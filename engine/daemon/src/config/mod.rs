@@ -3,6 +3,7 @@
 
 pub mod file;
 mod registry;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use berth_api::container::Ulimit;
 
 use crate::cli::{Flags, DEFAULT_CONFIG_FILE};
 pub use registry::{RegistrySettings, TransferLimits};
+pub use tls::TlsSettings;
 
 /// How container cgroups are managed (`exec-opts native.cgroupdriver=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub struct Config {
     pub labels: Vec<String>,
     /// Registry settings handed to the image store.
     pub registry: RegistrySettings,
+    /// TLS for tcp listeners.
+    pub tls: Option<TlsSettings>,
 }
 
 const DEFAULT_SOCKET: &str = "unix:///var/run/berth.sock";
@@ -138,6 +142,7 @@ fn resolve(
             flag.clone()
         }
     };
+    let tls = tls::resolve(flags, &file)?;
     let mut hosts = pick_list(&flags.hosts, file.hosts);
     if hosts.is_empty() {
         hosts.push(DEFAULT_SOCKET.to_owned());
@@ -309,6 +314,7 @@ fn resolve(
         )),
         labels,
         registry,
+        tls,
     })
 }
 

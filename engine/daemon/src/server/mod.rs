@@ -26,6 +26,7 @@ use crate::daemon::Daemon;
 use crate::listen::Listener;
 use http::{ApiError, ApiResponse, ApiResult, Query};
 pub use system::ENGINE_VERSION;
+use tokio_rustls::TlsAcceptor;
 
 /// Serves every listener until `shutdown` turns true.
 pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, shutdown: watch::Receiver<bool>) {
@@ -38,8 +39,15 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, shutdown: watc
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     accepted = accept(&listener) => match accepted {
-                        Ok(Connection::Unix(stream)) => spawn_connection(stream, Arc::clone(&daemon)),
-                        Ok(Connection::Tcp(stream)) => spawn_connection(stream, Arc::clone(&daemon)),
+                        Ok(Connection::Unix(stream)) => {
+                            tokio::spawn(serve_connection(stream, Arc::clone(&daemon)));
+                        }
+                        Ok(Connection::Tcp(stream)) => {
+                            tokio::spawn(serve_connection(stream, Arc::clone(&daemon)));
+                        }
+                        Ok(Connection::Tls(stream, acceptor)) => {
+                            tokio::spawn(serve_tls(stream, acceptor, Arc::clone(&daemon)));
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "accept failed");
                             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -57,29 +65,45 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, shutdown: watc
 enum Connection {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+    /// Accepted, the TLS handshake still to do.
+    Tls(tokio::net::TcpStream, TlsAcceptor),
 }
 
 async fn accept(listener: &Listener) -> std::io::Result<Connection> {
     match listener {
         Listener::Unix(listener, _) => Ok(Connection::Unix(listener.accept().await?.0)),
-        Listener::Tcp(listener) => Ok(Connection::Tcp(listener.accept().await?.0)),
+        Listener::Tcp(listener, None) => Ok(Connection::Tcp(listener.accept().await?.0)),
+        Listener::Tcp(listener, Some(acceptor)) => Ok(Connection::Tls(
+            listener.accept().await?.0,
+            acceptor.clone(),
+        )),
     }
 }
 
-fn spawn_connection<S>(stream: S, daemon: Arc<Daemon>)
+/// A client that has not finished the TLS handshake by then is dropped.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn serve_tls(stream: tokio::net::TcpStream, acceptor: TlsAcceptor, daemon: Arc<Daemon>) {
+    let peer = stream.peer_addr().ok();
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_connection(stream, daemon).await,
+        Ok(Err(err)) => tracing::info!(?peer, error = %err, "TLS handshake failed"),
+        Err(_) => tracing::info!(?peer, "TLS handshake timed out"),
+    }
+}
+
+async fn serve_connection<S>(stream: S, daemon: Arc<Daemon>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    tokio::spawn(async move {
-        let service = service_fn(move |request| handle(Arc::clone(&daemon), request));
-        if let Err(err) = http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades()
-            .await
-        {
-            tracing::debug!(error = %err, "connection ended with an error");
-        }
-    });
+    let service = service_fn(move |request| handle(Arc::clone(&daemon), request));
+    if let Err(err) = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await
+    {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
 }
 
 async fn handle(
