@@ -510,3 +510,58 @@ async fn downloads_run_in_parallel_within_the_limit() {
         }
     }
 }
+
+#[tokio::test]
+async fn zstd_and_uncompressed_oci_layers_pull_through_the_registry() {
+    let registry = Registry::start();
+    let zstd_tar = tar_layer(&[Entry::File(
+        "etc/zstd".into(),
+        b"from a zstd layer\n".to_vec(),
+        0o644,
+    )]);
+    let plain_tar = tar_layer(&[Entry::File(
+        "etc/plain".into(),
+        b"from a plain layer\n".to_vec(),
+        0o600,
+    )]);
+    let zstd_blob = zstd::encode_all(zstd_tar.as_slice(), 3).unwrap();
+    let image = TestImage::oci(
+        &[
+            (
+                zstd_tar.clone(),
+                zstd_blob,
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+            ),
+            (
+                plain_tar.clone(),
+                plain_tar.clone(),
+                "application/vnd.oci.image.layer.v1.tar",
+            ),
+        ],
+        "amd64",
+    );
+    Uploader::new(&registry.url())
+        .image("library/zstd", "1", &image)
+        .await;
+    let (_dir, store) = store();
+    let reference = Reference::parse(&format!("{}/library/zstd:1", registry.host())).unwrap();
+    let (tx, _rx) = channel();
+    let id = pull(
+        &store,
+        &RegistryConfig::default(),
+        &reference,
+        &PullOptions::default(),
+        &tx,
+    )
+    .await
+    .expect("pull");
+    assert_eq!(id.to_string(), image.id());
+    for (tar, file, text) in [
+        (&zstd_tar, "etc/zstd", "from a zstd layer\n"),
+        (&plain_tar, "etc/plain", "from a plain layer\n"),
+    ] {
+        let diff_id = berth_image::Digest::parse(&sha(tar)).unwrap();
+        let extracted = store.layer_diff(&diff_id).join(file);
+        assert_eq!(std::fs::read_to_string(&extracted).unwrap(), text);
+    }
+}

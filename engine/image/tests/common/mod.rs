@@ -206,7 +206,11 @@ pub struct TestImage {
     pub config: Vec<u8>,
     pub layers: Vec<Vec<u8>>,
     pub manifest: Vec<u8>,
+    pub manifest_media_type: &'static str,
 }
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 impl TestImage {
     /// Builds a Docker schema2 image; each layer tar is gzip-compressed unless `raw`.
@@ -219,15 +223,7 @@ impl TestImage {
         architecture: &str,
         compress: impl Fn(&[u8]) -> Vec<u8>,
     ) -> TestImage {
-        let diff_ids: Vec<String> = layer_tars.iter().map(|t| sha(t)).collect();
-        let config = serde_json::to_vec(&json!({
-            "architecture": architecture,
-            "os": "linux",
-            "created": "2024-01-02T03:04:05Z",
-            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }))
-        .expect("config json");
+        let config = Self::config(layer_tars, architecture);
         let layers: Vec<Vec<u8>> = layer_tars.iter().map(|t| compress(t)).collect();
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
@@ -242,7 +238,40 @@ impl TestImage {
             config,
             layers,
             manifest,
+            manifest_media_type: DOCKER_MANIFEST,
         }
+    }
+
+    /// An OCI image whose layers are given compressed, each with its layer media type.
+    pub fn oci(layer_tars: &[(Vec<u8>, Vec<u8>, &str)], architecture: &str) -> TestImage {
+        let tars: Vec<Vec<u8>> = layer_tars.iter().map(|(tar, _, _)| tar.clone()).collect();
+        let config = Self::config(&tars, architecture);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": sha(&config)},
+            "layers": layer_tars.iter().map(|(_, blob, media_type)| json!({
+                "mediaType": media_type, "size": blob.len(), "digest": sha(blob)})).collect::<Vec<_>>(),
+        }))
+        .expect("manifest json");
+        TestImage {
+            config,
+            layers: layer_tars.iter().map(|(_, blob, _)| blob.clone()).collect(),
+            manifest,
+            manifest_media_type: OCI_MANIFEST,
+        }
+    }
+
+    fn config(layer_tars: &[Vec<u8>], architecture: &str) -> Vec<u8> {
+        let diff_ids: Vec<String> = layer_tars.iter().map(|t| sha(t)).collect();
+        serde_json::to_vec(&json!({
+            "architecture": architecture,
+            "os": "linux",
+            "created": "2024-01-02T03:04:05Z",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .expect("config json")
     }
 
     pub fn id(&self) -> String {
@@ -320,13 +349,8 @@ impl Uploader {
             self.blob(repo, layer).await;
         }
         self.blob(repo, &image.config).await;
-        self.manifest(
-            repo,
-            tag,
-            "application/vnd.docker.distribution.manifest.v2+json",
-            &image.manifest,
-        )
-        .await;
+        self.manifest(repo, tag, image.manifest_media_type, &image.manifest)
+            .await;
     }
 }
 
