@@ -29,6 +29,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("docker", "docker.io"),
     ("openssl", "openssl"),
     ("curl", "curl"),
+    ("dbus-daemon", "dbus-daemon"),
     ("unshare", "util-linux"),
     ("systemd-analyze", "systemd"),
     ("gpg", "gnupg"),

@@ -118,13 +118,6 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
         })
         .collect();
     let daemon = Arc::new(daemon::Daemon::new(config.clone(), flags, level)?);
-    if config.cgroup_driver == config::CgroupDriver::Systemd {
-        tracing::warn!(
-            "exec-opts native.cgroupdriver=systemd: systemd scopes are not implemented yet; \
-             containers get cgroupfs cgroups under berth/"
-        );
-    }
-
     // Containers a crashed berthd left are reconciled before the API answers.
     containers::restart_on_boot(&daemon).await;
     let (shutdown_sender, shutdown) = watch::channel(false);

@@ -10,6 +10,7 @@
 
 mod base_provides;
 mod berth;
+mod cgroup_driver;
 pub(crate) mod docker;
 mod host;
 mod host_image;
@@ -45,6 +46,8 @@ pub enum Step {
     Mirror,
     /// `systemctl restart berth` keeps the pulled image.
     Restart,
+    /// exec-opts native.cgroupdriver=systemd: a container runs in a systemd scope.
+    Scope,
     /// Publish N+1 and `dnf upgrade`: config kept, service restarted, image kept.
     Upgrade,
     /// `dnf remove`: units stopped and disabled, /var/lib/berth kept.
@@ -206,6 +209,14 @@ impl Args {
             return Ok(());
         }
         run.step(Step::Restart, |_| session.restart())?;
+        if run.done() {
+            return Ok(());
+        }
+        if self.skip_mirror {
+            run.skip(Step::Scope);
+        } else {
+            run.step(Step::Scope, |_| cgroup_driver::systemd_scope(host))?;
+        }
         if run.done() {
             return Ok(());
         }

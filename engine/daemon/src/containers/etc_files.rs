@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use berth_runtime::oci_spec::runtime::{Mount, MountBuilder};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_replacing;
 
 /// What a container without host networking finds in /etc/hosts.
 const LOOPBACK_HOSTS: &str = "127.0.0.1\tlocalhost
@@ -105,7 +105,7 @@ pub fn write(
         (&paths.hosts, hosts),
         (&paths.resolv_conf, resolv_conf),
     ] {
-        write_atomic(path, contents.as_bytes())
+        write_replacing(path, contents.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     paths

@@ -4,6 +4,7 @@
 //! reconciliation of containers a crashed berthd left running.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +15,8 @@ use berth_runtime::{Bundle, CreateOptions, Signal};
 
 use super::logs::{self, JsonFile, Output, Rotation};
 use super::record::now;
-use super::{spec, Entry};
+use super::{spec, systemd, Entry};
+use crate::config::CgroupDriver;
 use crate::daemon::Daemon;
 
 /// Starts a created or exited container. Returns `false` when it was already running.
@@ -68,7 +70,17 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         bail!("cannot mount the root filesystem of {id}: {err}");
     }
     let result = (|| -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
-        let spec = spec::build(&record, rootfs.path(), &dir, &config.default_ulimits)?;
+        let cgroups_path = match config.cgroup_driver {
+            CgroupDriver::Cgroupfs => PathBuf::from(format!("/berth/{id}")),
+            CgroupDriver::Systemd => systemd::cgroups_path(&id),
+        };
+        let spec = spec::build(
+            &record,
+            rootfs.path(),
+            &dir,
+            &cgroups_path,
+            &config.default_ulimits,
+        )?;
         let bundle_dir = containers.bundles.join(&id);
         std::fs::create_dir_all(&bundle_dir)
             .with_context(|| format!("cannot create {}", bundle_dir.display()))?;
@@ -103,14 +115,22 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
                 logs::pump(pipe, kind, log, feed)
             }));
         }
-        if let Err(err) = containers.runtime.start(&id) {
+        let scope_then_start = || -> Result<()> {
+            if config.cgroup_driver == CgroupDriver::Systemd {
+                let pid = u32::try_from(container.pid()).context("container init pid")?;
+                systemd::start_scope(&id, pid, &record.host_config)?;
+            }
+            containers.runtime.start(&id)?;
+            Ok(())
+        };
+        if let Err(err) = scope_then_start() {
             let _ = containers.runtime.kill(&id, Signal::SIGKILL, true);
             let _ = containers.runtime.wait(&id);
             let _ = containers.runtime.delete(&id, true);
             for pump in pumps {
                 let _ = pump.join();
             }
-            return Err(err.into());
+            return Err(err);
         }
         Ok((container.pid(), pumps))
     })();

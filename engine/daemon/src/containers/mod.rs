@@ -9,6 +9,7 @@ mod names;
 mod record;
 pub mod security;
 pub mod spec;
+mod systemd;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -194,9 +195,15 @@ impl Containers {
             .collect()
     }
 
-    /// Registers a new container; fails when the name is taken.
-    pub fn insert(&self, record: Record) -> Result<Arc<Entry>, String> {
+    /// Registers a new container; fails when the name is taken. An empty name gets a
+    /// generated one, picked under the same lock so parallel creates never share it.
+    pub fn insert(&self, mut record: Record) -> Result<Arc<Entry>, String> {
         let mut table = self.table();
+        if record.name.is_empty() {
+            record.name = names::generate(&record.id, |candidate| {
+                !table.values().any(|entry| entry.record().name == candidate)
+            });
+        }
         if let Some(holder) = table
             .values()
             .find(|entry| entry.record().name == record.name)
@@ -233,11 +240,6 @@ fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// A name for a container created without `--name`.
-pub fn generate_name(containers: &Containers, id: &str) -> String {
-    names::generate(id, |candidate| containers.find(candidate).is_none())
-}
-
 /// Checks a user-given name like Docker: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -272,5 +274,42 @@ mod tests {
         let id = new_id().unwrap();
         assert_eq!(id.len(), 64);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn generated_names_never_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers =
+            Containers::open(&dir.path().join("data"), &dir.path().join("exec")).unwrap();
+        // Ids sharing their first 12 digits derive the same base name.
+        let record = |suffix: &str| Record {
+            id: format!("{}{suffix}", "ab".repeat(26)),
+            name: String::new(),
+            created: String::new(),
+            image_name: String::new(),
+            image_id: String::new(),
+            config: Default::default(),
+            host_config: Default::default(),
+            path: String::new(),
+            args: Vec::new(),
+            rootfs: RootfsRecord::Dir {
+                path: dir.path().join("rootfs"),
+            },
+            log_path: dir.path().join("log"),
+            state: RunState::default(),
+            restart_count: 0,
+        };
+        let first = containers.insert(record("000000000000")).unwrap();
+        let second = containers.insert(record("111111111111")).unwrap();
+        let (first, second) = (first.record().name, second.record().name);
+        assert!(!first.is_empty());
+        assert_eq!(second, format!("{first}1"));
+        let mut taken = record("222222222222");
+        taken.name = first.clone();
+        let refused = containers
+            .insert(taken)
+            .err()
+            .expect("a taken name is refused");
+        assert!(refused.contains("is already in use"), "{refused}");
     }
 }

@@ -1,7 +1,7 @@
 //! The OCI runtime spec of a container, built the way Docker builds it: image config merged
 //! with the request, Docker's default capabilities (only those the host has), masked and
 //! read-only paths, Docker's seccomp profile (see the security module), cgroup
-//! limits under the `berth` parent, bind mounts, /etc/hosts and friends, and ulimits.
+//! limits (under the `berth` parent, or in a systemd scope), bind mounts, /etc/hosts and friends, and ulimits.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -179,12 +179,13 @@ fn merged_ulimits(defaults: &[Ulimit], container: &[Ulimit]) -> Vec<Ulimit> {
     merged
 }
 
-/// Builds the spec for `record` whose rootfs is mounted at `rootfs`; its hostname, hosts and
-/// resolv.conf files are written into `container_dir`.
+/// Builds the spec for `record` whose rootfs is mounted at `rootfs`, in the cgroup at
+/// `cgroups_path`; its hostname, hosts and resolv.conf files are written into `container_dir`.
 pub fn build(
     record: &Record,
     rootfs: &Path,
     container_dir: &Path,
+    cgroups_path: &Path,
     default_ulimits: &[Ulimit],
 ) -> Result<Spec> {
     let host = &record.host_config;
@@ -343,7 +344,7 @@ pub fn build(
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources.build()?)
-        .cgroups_path(PathBuf::from(format!("/berth/{}", record.id)))
+        .cgroups_path(cgroups_path.to_path_buf())
         .masked_paths(
             MASKED_PATHS
                 .iter()

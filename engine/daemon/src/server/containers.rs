@@ -121,15 +121,11 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
         .map_err(|err| ApiError::bad_request(err.to_string()))?;
 
     let id = containers::new_id().map_err(internal)?;
-    let name = if name.is_empty() {
-        containers::generate_name(&daemon.containers, &id)
-    } else {
-        name
-    };
+    // Without --name, insert picks a free generated name atomically.
     if let Some(holder) = daemon
         .containers
         .find(&name)
-        .filter(|e| e.record().name == name)
+        .filter(|e| !name.is_empty() && e.record().name == name)
     {
         return Err(ApiError::conflict(format!(
             "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
