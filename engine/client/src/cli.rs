@@ -199,6 +199,12 @@ pub struct ContainerFlags {
     /// Ulimit options (NAME=SOFT[:HARD])
     #[arg(long, value_name = "ULIMIT")]
     pub ulimit: Vec<String>,
+    /// Logging driver for the container (json-file)
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
     /// Add Linux capabilities
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,

@@ -423,3 +423,71 @@ fn hostname_hosts_and_resolv_conf_are_dockers() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn per_container_log_options_rotate_its_json_log() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    let script =
+        "i=0; while [ $i -lt 200 ]; do echo line-$i-padding-padding-padding; i=$((i+1)); done";
+    let id = ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+        ])
+        .args(["hello-world", "/bin/busybox", "sh", "-c", script])
+        .output()
+        .unwrap());
+    let id = id.trim();
+    ok(daemon.berth().args(["wait", id]).output().unwrap());
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(daemon.berth().args(["inspect", id]).output().unwrap())).unwrap();
+    assert_eq!(
+        inspect[0]["HostConfig"]["LogConfig"],
+        serde_json::json!({"Type": "json-file", "Config": {"max-file": "3", "max-size": "1k"}})
+    );
+    let log_path = std::path::PathBuf::from(inspect[0]["LogPath"].as_str().unwrap());
+    let rotated = |n: u32| std::path::PathBuf::from(format!("{}.{n}", log_path.display()));
+    for path in [log_path.clone(), rotated(1), rotated(2)] {
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|_| panic!("{} is missing", path.display()))
+            .len();
+        assert!(size <= 1024 + 200, "{}: {size} bytes", path.display());
+    }
+    assert!(!rotated(3).exists(), "max-file=3 keeps three files");
+    let last = ok(daemon
+        .berth()
+        .args(["logs", "--tail", "1", id])
+        .output()
+        .unwrap());
+    assert_eq!(last.trim(), "line-199-padding-padding-padding");
+
+    let bad_driver = daemon
+        .berth()
+        .args(["run", "--rm", "--log-driver", "syslog", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(!bad_driver.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_driver.stderr)
+            .contains("logging driver \"syslog\" is not supported"),
+        "{}",
+        String::from_utf8_lossy(&bad_driver.stderr)
+    );
+    let bad_opt = daemon
+        .berth()
+        .args(["run", "--rm", "--log-opt", "max-file=0", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(!bad_opt.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_opt.stderr).contains("max-file must be a positive number"),
+        "{}",
+        String::from_utf8_lossy(&bad_opt.stderr)
+    );
+}

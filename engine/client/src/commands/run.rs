@@ -138,9 +138,25 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         cap_add: flags.cap_add.clone(),
         cap_drop: flags.cap_drop.clone(),
         security_opt: security_options(&flags.security_opt)?,
+        log_config: log_config(flags)?,
         ..Default::default()
     };
     Ok(request)
+}
+
+/// `--log-driver` and `--log-opt KEY=VALUE` as HostConfig.LogConfig.
+fn log_config(flags: &ContainerFlags) -> Result<berth_api::container::LogConfig> {
+    let mut config = BTreeMap::new();
+    for option in &flags.log_opts {
+        let (key, value) = option
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid log opt \"{option}\": expected KEY=VALUE"))?;
+        config.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(berth_api::container::LogConfig {
+        kind: flags.log_driver.clone().unwrap_or_default(),
+        config,
+    })
 }
 
 /// `--security-opt` values as the API takes them: a seccomp profile is sent as its JSON text,

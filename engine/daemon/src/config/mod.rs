@@ -330,7 +330,8 @@ fn absolute(key: &str, path: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// json-file's max-size and max-file.
-fn log_rotation(opts: &BTreeMap<String, String>) -> Result<(Option<u64>, u32), String> {
+/// json-file's max-size and max-file from log options (daemon.json's or a container's).
+pub fn log_rotation(opts: &BTreeMap<String, String>) -> Result<(Option<u64>, u32), String> {
     let mut max_size = None;
     let mut max_file = 1;
     for (key, value) in opts {

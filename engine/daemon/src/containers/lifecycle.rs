@@ -98,10 +98,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         let log = Arc::new(Mutex::new(
             JsonFile::open(
                 &record.log_path,
-                Rotation {
-                    max_size: config.log_max_size,
-                    max_file: config.log_max_file,
-                },
+                Rotation::of(&record.host_config.log_config, &config),
             )
             .with_context(|| format!("cannot open {}", record.log_path.display()))?,
         ));

@@ -7,11 +7,14 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use berth_api::container::LogConfig;
 use berth_api::stream::StreamKind;
 use berth_api::time::format_rfc3339;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+use crate::config::Config;
 
 /// One piece of live output.
 #[derive(Debug, Clone)]
@@ -35,6 +38,25 @@ pub struct LogLine {
 pub struct Rotation {
     pub max_size: Option<u64>,
     pub max_file: u32,
+}
+
+impl Rotation {
+    /// A container's rotation: its own log options (`--log-opt`, HostConfig.LogConfig) when
+    /// it has any, else the daemon's (`log-opts` in daemon.json), as dockerd does.
+    pub fn of(log_config: &LogConfig, daemon: &Config) -> Rotation {
+        let daemon_default = Rotation {
+            max_size: daemon.log_max_size,
+            max_file: daemon.log_max_file,
+        };
+        if log_config.config.is_empty() {
+            return daemon_default;
+        }
+        // Checked when the container was created.
+        match crate::config::log_rotation(&log_config.config) {
+            Ok((max_size, max_file)) => Rotation { max_size, max_file },
+            Err(_) => daemon_default,
+        }
+    }
 }
 
 /// The json-file writer of one container, shared by its stdout and stderr pumps.

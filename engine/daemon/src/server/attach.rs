@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use super::containers::find;
 use super::http::{empty, streaming, ApiError, ApiResult, Query};
 use crate::containers::logs::read_all;
+use crate::containers::logs::Rotation;
 use crate::containers::Output;
 use crate::daemon::Daemon;
 
@@ -128,7 +129,7 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
     };
     // Live output first, so lines written while the files are read are not lost.
     let mut live = follow.then(|| entry.output());
-    let max_file = daemon.config().log_max_file;
+    let max_file = Rotation::of(&record.host_config.log_config, &daemon.config()).max_file;
     let path = record.log_path.clone();
     let mut lines = tokio::task::spawn_blocking(move || read_all(&path, max_file))
         .await

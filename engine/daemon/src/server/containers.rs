@@ -92,6 +92,21 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     for bind in &host_config.binds {
         spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?;
     }
+    // The container's log driver and options, with the daemon's filled in, as docker does.
+    let log_config = &mut host_config.log_config;
+    if log_config.kind.is_empty() {
+        log_config.kind = "json-file".to_owned();
+    }
+    if log_config.kind != "json-file" {
+        return Err(ApiError::bad_request(format!(
+            "logging driver \"{}\" is not supported by berthd: use json-file",
+            log_config.kind
+        )));
+    }
+    if log_config.config.is_empty() {
+        log_config.config = daemon.config().log_opts.clone();
+    }
+    crate::config::log_rotation(&log_config.config).map_err(ApiError::bad_request)?;
     let hostname = &body.config.hostname;
     if !hostname.is_empty() && !etc_files::valid_hostname(hostname) {
         return Err(ApiError::bad_request(format!(
