@@ -139,7 +139,6 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         cap_drop: flags.cap_drop.clone(),
         security_opt: security_options(&flags.security_opt)?,
         log_config: log_config(flags)?,
-        ..Default::default()
     };
     Ok(request)
 }
