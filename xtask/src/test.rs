@@ -34,6 +34,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("systemd-analyze", "systemd"),
     ("gpg", "gnupg"),
     ("hyperfine", "hyperfine"),
+    ("time", "time"),
 ];
 
 #[derive(clap::Args)]

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{measure_interleaved, run_once, Measured, Row, Sample};
+use super::{measure_interleaved, run_once, run_under_time, Measured, Row, Sample};
 use crate::binary::sources::PACKAGES;
 use crate::util::project_root;
 
@@ -85,7 +85,7 @@ pub fn rows(reps: usize) -> Result<Vec<Row>> {
 /// One timed run of a cold build.
 fn once(label: &str, command: &mut Command) -> Result<Sample> {
     eprintln!("bench: {label} (one cold run)");
-    let (wall, max_rss_kib) = run_once(command).with_context(|| label.to_owned())?;
+    let (wall, max_rss_kib) = run_under_time(command).with_context(|| label.to_owned())?;
     Ok(Sample {
         label: label.to_owned(),
         wall: vec![wall],

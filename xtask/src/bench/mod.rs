@@ -2,8 +2,8 @@
 //! dockerd, createrepo_c, rpmbuild), measured interleaved in the same run.
 //!
 //! Each section (one submodule per issue) prepares its fixtures and returns [`Row`]s; this
-//! module owns the measuring (wall time and peak RSS of a child via `wait4`), the statistics,
-//! the printed table and docs/benchmarks.md.
+//! module owns the measuring (wall time of a child; its peak RSS from GNU time, see
+//! [`run_under_time`]), the statistics, the printed table and docs/benchmarks.md.
 
 mod build;
 mod daemon;
@@ -50,7 +50,8 @@ pub struct Row {
 pub struct Sample {
     pub label: String,
     pub wall: Vec<Duration>,
-    /// Peak resident set size of the measured process, in KiB (maximum over repetitions).
+    /// Peak resident set size of the measured process tree's largest process, in KiB (from
+    /// the instrumented warm-up run).
     pub max_rss_kib: u64,
 }
 
@@ -77,8 +78,9 @@ impl<'a> Measured<'a> {
     }
 }
 
-/// Runs every command `reps` times, interleaved (a, b, c, a, b, c, …), after one untimed
-/// warm-up each. A command that exits non-zero fails the benchmark: a failing run is no result.
+/// Runs every command `reps` times, interleaved (a, b, c, a, b, c, …), after one warm-up each
+/// that also measures its peak RSS. A command that exits non-zero fails the benchmark: a
+/// failing run is no result.
 pub fn measure_interleaved(commands: &[Measured<'_>], reps: usize) -> Result<Vec<Sample>> {
     let mut samples: Vec<Sample> = commands
         .iter()
@@ -90,39 +92,72 @@ pub fn measure_interleaved(commands: &[Measured<'_>], reps: usize) -> Result<Vec
         .collect();
     for round in 0..=reps {
         for (measured, sample) in commands.iter().zip(samples.iter_mut()) {
-            let (wall, rss_kib) = run_once(&mut (measured.command)())
-                .with_context(|| format!("benchmark command '{}'", measured.label))?;
+            let context = || format!("benchmark command '{}'", measured.label);
             if round == 0 {
-                continue; // warm-up
+                let (_, rss_kib) = run_under_time(&(measured.command)()).with_context(context)?;
+                sample.max_rss_kib = rss_kib;
+                continue;
             }
+            let wall = run_once(&mut (measured.command)()).with_context(context)?;
             sample.wall.push(wall);
-            sample.max_rss_kib = sample.max_rss_kib.max(rss_kib);
         }
     }
     Ok(samples)
 }
 
-/// Runs a command to completion and returns its wall time and peak RSS (KiB), from `wait4`.
-fn run_once(command: &mut Command) -> Result<(Duration, u64)> {
+/// Runs a command to completion and returns its wall time.
+pub fn run_once(command: &mut Command) -> Result<Duration> {
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
     let started = Instant::now();
-    let child = command.spawn().context("cannot start")?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet reaped; status and usage are valid pointers.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let status = command.status().context("cannot start")?;
     let wall = started.elapsed();
-    if reaped != pid {
-        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    if !status.success() {
+        bail!("exited with {status}");
     }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("exited with wait status {status:#x}");
+    Ok(wall)
+}
+
+/// Runs `command` once under GNU time: its wall time (GNU time's start-up included, under a
+/// millisecond) and peak RSS in KiB.
+///
+/// `wait4` on a child of this process cannot tell: Linux carries the RSS high-water mark of the
+/// memory a process had before `exec` into its `ru_maxrss`, and std spawns with vfork, so every
+/// child would report at least this (large, growing) process's RSS. GNU time is small and forks
+/// the command itself, so the figure is the command's own.
+pub fn run_under_time(command: &Command) -> Result<(Duration, u64)> {
+    let report = tempfile::NamedTempFile::new().context("temp file for GNU time")?;
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["--format", "%M", "--output"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    if let Some(dir) = command.get_current_dir() {
+        timed.current_dir(dir);
     }
-    Ok((wall, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => timed.env(key, value),
+            None => timed.env_remove(key),
+        };
+    }
+    let started = Instant::now();
+    let status = timed.status().context("cannot start /usr/bin/time")?;
+    let wall = started.elapsed();
+    if !status.success() {
+        bail!("exited with {status} (under /usr/bin/time)");
+    }
+    let text = std::fs::read_to_string(report.path()).context("reading GNU time's report")?;
+    let rss_kib = text
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .with_context(|| format!("GNU time printed no peak RSS: {text:?}"))?;
+    Ok((wall, rss_kib))
 }
 
 impl Args {
