@@ -113,7 +113,7 @@ impl Runtime {
         let spawned = spawn::spawn(self.exe()?, &plan, stdio)?;
         cleanup.pid = Some(spawned.pid);
         let mut channel = spawned.channel;
-        cgroup.add(spawned.pid)?;
+        // Init joins the cgroup itself, first thing (see Cgroup::join_self).
         let config = InitConfig {
             spec: spec.clone(),
             rootfs: rootfs.clone(),

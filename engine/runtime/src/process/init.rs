@@ -75,6 +75,12 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::spec("process", "missing"))?;
+    // Into the container's cgroup before anything is allocated for it, and before a new cgroup
+    // namespace is made, so that namespace is rooted at the container's cgroup.
+    config
+        .cgroup
+        .join_self()
+        .map_err(|err| Error::Init(format!("joining the container's cgroup: {err}")))?;
     let plan = namespaces::plan(spec);
     for (flag, path) in &plan.joins {
         namespaces::enter(path, *flag)?;
