@@ -128,11 +128,18 @@ pub fn run_once(command: &mut Command) -> Result<Duration> {
 /// the command itself, so the figure is the command's own.
 pub fn run_under_time(command: &Command) -> Result<(Duration, u64)> {
     let report = tempfile::NamedTempFile::new().context("temp file for GNU time")?;
+    // /proc/self/exe (how xtask runs itself) would name GNU time once it runs.
+    let program = match command.get_program() {
+        program if program == "/proc/self/exe" => std::env::current_exe()
+            .context("this xtask's path")?
+            .into_os_string(),
+        program => program.to_os_string(),
+    };
     let mut timed = Command::new("/usr/bin/time");
     timed
         .args(["--format", "%M", "--output"])
         .arg(report.path())
-        .arg(command.get_program())
+        .arg(program)
         .args(command.get_args())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
