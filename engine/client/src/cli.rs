@@ -26,6 +26,26 @@ pub struct Cli {
         value_name = "HOST"
     )]
     pub host: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Use TLS and verify the daemon
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_TLS_VERIFY",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA [default: $BERTH_CERT_PATH/ca.pem]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file [default: $BERTH_CERT_PATH/cert.pem]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file [default: $BERTH_CERT_PATH/key.pem]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod docs;
+mod tls;
 mod transport;
 
 use anyhow::Result;
@@ -36,7 +37,14 @@ fn run(cli: Cli) -> Result<i32> {
         }
         _ => {}
     }
-    let client = Client::new(cli.host)?;
+    let tls = tls::TlsOptions::from_flags(
+        cli.tls,
+        cli.tlsverify,
+        cli.tlscacert,
+        cli.tlscert,
+        cli.tlskey,
+    );
+    let client = Client::new(cli.host)?.with_tls(tls)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -31,10 +31,21 @@ enum Address {
 }
 
 /// A daemon client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     address: Address,
     shown: String,
+    /// TLS for tcp addresses (`--tls`, `--tlsverify`).
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 /// The daemon could not be reached; printed as one line.
@@ -68,7 +79,19 @@ impl Client {
         } else {
             bail!("invalid host \"{shown}\": expected unix://PATH or tcp://HOST:PORT");
         };
-        Ok(Client { address, shown })
+        Ok(Client {
+            address,
+            shown,
+            tls: None,
+        })
+    }
+
+    /// Speaks TLS to a tcp daemon with `options`; unix sockets ignore it, as docker does.
+    pub fn with_tls(mut self, options: Option<crate::tls::TlsOptions>) -> Result<Self> {
+        if let (Some(options), Address::Tcp(_)) = (options, &self.address) {
+            self.tls = Some(options.connector()?);
+        }
+        Ok(self)
     }
 
     async fn connect(&self) -> Result<http1::SendRequest<Body>> {
@@ -84,7 +107,18 @@ impl Client {
                 let stream = tokio::net::TcpStream::connect(*address)
                     .await
                     .map_err(cannot)?;
-                handshake(stream).await?
+                match &self.tls {
+                    Some(connector) => {
+                        let stream = connector
+                            .connect(crate::tls::server_name(address), stream)
+                            .await
+                            .map_err(|err| {
+                                anyhow!("error during connect to {}: {err}", self.shown)
+                            })?;
+                        handshake(stream).await?
+                    }
+                    None => handshake(stream).await?,
+                }
             }
         };
         Ok(sender)

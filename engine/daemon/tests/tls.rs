@@ -1,5 +1,5 @@
-//! tcp listeners with TLS: certificates made by openssl, the real docker CLI over
-//! `--tlsverify` with a client certificate, and clients refused without a certificate, with one
+//! tcp listeners with TLS: certificates made by openssl, the real docker CLI and berth over
+//! `--tlsverify` with a client certificate, berth refusing a daemon its CA did not sign, and clients refused without a certificate, with one
 //! from another CA, or speaking plain HTTP. Plain tcp prints the loud warning.
 
 mod support;
@@ -155,6 +155,56 @@ fn tlsverify_serves_docker_with_a_client_certificate_and_refuses_others() {
         .output()
         .unwrap());
     assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
+
+    // berth itself, with docker's flags: verified, unverified, and without a client certificate.
+    let berth = |flags: &[&str]| {
+        Command::new(support::berth())
+            .env("BERTH_CERT_PATH", dir.join("nowhere"))
+            .args(["-H", &tcp])
+            .args(flags)
+            .arg("version")
+            .output()
+            .unwrap()
+    };
+    let verified = ok(berth(&[
+        "--tlsverify",
+        "--tlscacert",
+        &ca,
+        "--tlscert",
+        &client,
+        "--tlskey",
+        &client_key,
+    ]));
+    assert!(
+        verified.contains("Server") && verified.matches(env!("CARGO_PKG_VERSION")).count() >= 2,
+        "client and server versions: {verified}"
+    );
+    ok(berth(&[
+        "--tls",
+        "--tlscert",
+        &client,
+        "--tlskey",
+        &client_key,
+    ]));
+    let no_cert = berth(&["--tlsverify", "--tlscacert", &ca]);
+    assert!(
+        !no_cert.status.success(),
+        "berth without a client certificate was served"
+    );
+    let other_ca_cert = path("other-ca.pem");
+    let wrong_ca = berth(&[
+        "--tlsverify",
+        "--tlscacert",
+        &other_ca_cert,
+        "--tlscert",
+        &client,
+        "--tlskey",
+        &client_key,
+    ]);
+    assert!(
+        !wrong_ca.status.success(),
+        "berth trusted a daemon its CA did not sign"
+    );
 
     let url = format!("https://127.0.0.1:{port}/_ping");
     let with_cert = curl(&[
