@@ -4,22 +4,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use support::registry::{Registry, HELLO_MESSAGE};
-use support::Daemon;
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed ({:?}): {}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use support::{ok, Daemon};
 
 fn start_with_mirror(registry: &Registry) -> Daemon {
     Daemon::start(

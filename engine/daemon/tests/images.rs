@@ -4,21 +4,10 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::registry::Registry;
-use support::Daemon;
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed ({:?}): {}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use support::{ok, Daemon};
 
 fn mirror_config(registry: &Registry) -> String {
     format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url())

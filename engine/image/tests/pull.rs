@@ -451,15 +451,8 @@ fn storage_driver_errors_are_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_run_in_parallel_within_the_limit() {
     let registry = Registry::start();
-    let layers: Vec<Vec<u8>> = (0..5u32)
-        .map(|i| {
-            let data: Vec<u8> = (0..(256u32 << 10))
-                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
-                .collect();
-            tar_layer(&[Entry::File(format!("l{i}"), data, 0o644)])
-        })
-        .collect();
-    let image = TestImage::with_compression(&layers, "amd64", |t| t.to_vec());
+    let image =
+        TestImage::with_compression(&distinct_layers(5, 256 << 10), "amd64", |t| t.to_vec());
     Uploader::new(&registry.url())
         .image("library/par", "latest", &image)
         .await;

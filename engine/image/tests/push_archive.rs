@@ -230,15 +230,8 @@ async fn load_oci_layout_and_refuse_tampered_archives() {
 #[tokio::test]
 async fn uploads_run_in_parallel_within_the_limit() {
     let source = Registry::start();
-    let layers: Vec<Vec<u8>> = (0..5u32)
-        .map(|i| {
-            let data: Vec<u8> = (0..(256u32 << 10))
-                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
-                .collect();
-            tar_layer(&[Entry::File(format!("l{i}"), data, 0o644)])
-        })
-        .collect();
-    let image = TestImage::with_compression(&layers, "amd64", |t| t.to_vec());
+    let image =
+        TestImage::with_compression(&distinct_layers(5, 256 << 10), "amd64", |t| t.to_vec());
     Uploader::new(&source.url())
         .image("library/par", "latest", &image)
         .await;

@@ -47,6 +47,19 @@ pub fn require_tool(tool: &str) {
     );
 }
 
+/// The stdout of a command that must have succeeded; otherwise fails with everything it
+/// printed.
+pub fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed ({:?}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A running berthd with its own directories.
 pub struct Daemon {
     pub dir: tempfile::TempDir,

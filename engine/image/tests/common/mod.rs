@@ -202,6 +202,18 @@ pub fn busybox_layer() -> Vec<u8> {
 }
 
 /// An image assembled in memory: config, layers (as uploaded) and manifest.
+/// `count` uncompressed layers, each one file of `bytes` hard-to-compress, distinct bytes.
+pub fn distinct_layers(count: u32, bytes: u32) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let data: Vec<u8> = (0..bytes)
+                .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
+                .collect();
+            tar_layer(&[Entry::File(format!("l{i}"), data, 0o644)])
+        })
+        .collect()
+}
+
 pub struct TestImage {
     pub config: Vec<u8>,
     pub layers: Vec<Vec<u8>>,
