@@ -125,22 +125,20 @@ fn tlsverify_serves_docker_with_a_client_certificate_and_refuses_others() {
     // The real docker CLI with its client certificate.
     support::require_tool("docker");
     let (client, client_key) = (path("client.pem"), path("client-key.pem"));
+    let client_flags = [
+        "--tlsverify",
+        "--tlscacert",
+        &ca,
+        "--tlscert",
+        &client,
+        "--tlskey",
+        &client_key,
+    ];
     let version = ok(Command::new("docker")
         .env("DOCKER_CONFIG", dir)
-        .args([
-            "-H",
-            &tcp,
-            "--tlsverify",
-            "--tlscacert",
-            &ca,
-            "--tlscert",
-            &client,
-            "--tlskey",
-            &client_key,
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
+        .args(["-H", &tcp])
+        .args(client_flags)
+        .args(["version", "--format", "{{.Server.Version}}"])
         .output()
         .unwrap());
     assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
@@ -155,15 +153,7 @@ fn tlsverify_serves_docker_with_a_client_certificate_and_refuses_others() {
             .output()
             .unwrap()
     };
-    let verified = ok(berth(&[
-        "--tlsverify",
-        "--tlscacert",
-        &ca,
-        "--tlscert",
-        &client,
-        "--tlskey",
-        &client_key,
-    ]));
+    let verified = ok(berth(&client_flags));
     assert!(
         verified.contains("Server") && verified.matches(env!("CARGO_PKG_VERSION")).count() >= 2,
         "client and server versions: {verified}"

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use berth_image::{load, pull, save, PullOptions, Reference, RegistryConfig, StorageDriver, Store};
+use berth_image::{load, save, Reference, StorageDriver, Store};
 use common::docker::Dockerd;
 use common::*;
 
@@ -88,15 +88,7 @@ async fn berth_listing(registry: &Registry, driver: StorageDriver) -> Vec<String
     let store = Store::open(dir.path().join("root"), driver).unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let reference = Reference::parse(&format!("{}/library/wh", registry.host())).unwrap();
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &reference,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .unwrap();
+    let id = pull_with_defaults(&store, &reference, &tx).await.unwrap();
     let container = format!("wh-{}", driver.name());
     let rootfs = store.prepare_rootfs(&id, &container).await.unwrap();
     rootfs.mount().unwrap();
@@ -200,15 +192,7 @@ async fn save_and_load_with_real_docker_both_ways() {
     let store = Store::open(dir.path().join("root"), StorageDriver::Overlay2).unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let reference = Reference::parse(&format!("{}/library/roundtrip", registry.host())).unwrap();
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &reference,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .unwrap();
+    let id = pull_with_defaults(&store, &reference, &tx).await.unwrap();
     let local = Reference::parse("berth-saved:1").unwrap();
     store.tag(&id, &local).unwrap();
 

@@ -211,15 +211,9 @@ async fn multi_arch_index_picks_linux_amd64_and_skips_attestations() {
     let (_dir, store) = store();
     let (tx, _rx) = channel();
     let reference = Reference::parse(&format!("{}/multi/app", registry.host())).unwrap();
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &reference,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .expect("pull index");
+    let id = pull_with_defaults(&store, &reference, &tx)
+        .await
+        .expect("pull index");
     assert_eq!(id.to_string(), amd64.id());
     let summary = &store.images().unwrap()[0];
     assert_eq!(
@@ -382,15 +376,9 @@ async fn interrupted_download_is_retried_with_range() {
     let (port, saw_range) = flaky_proxy(registry.port, 1 << 20).await;
     let reference = Reference::parse(&format!("127.0.0.1:{port}/library/flaky")).unwrap();
     statuses(&mut rx);
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &reference,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .expect("pull with retry");
+    let id = pull_with_defaults(&store, &reference, &tx)
+        .await
+        .expect("pull with retry");
     assert_eq!(id.to_string(), image.id());
     assert!(
         saw_range.load(std::sync::atomic::Ordering::SeqCst),
@@ -539,15 +527,9 @@ async fn zstd_and_uncompressed_oci_layers_pull_through_the_registry() {
     let (_dir, store) = store();
     let reference = Reference::parse(&format!("{}/library/zstd:1", registry.host())).unwrap();
     let (tx, _rx) = channel();
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &reference,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .expect("pull");
+    let id = pull_with_defaults(&store, &reference, &tx)
+        .await
+        .expect("pull");
     assert_eq!(id.to_string(), image.id());
     for (tar, file, text) in [
         (&zstd_tar, "etc/zstd", "from a zstd layer\n"),

@@ -238,15 +238,9 @@ async fn uploads_run_in_parallel_within_the_limit() {
     let (_dir, store) = store();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let pulled = Reference::parse(&format!("{}/library/par", source.host())).unwrap();
-    let id = pull(
-        &store,
-        &RegistryConfig::default(),
-        &pulled,
-        &PullOptions::default(),
-        &tx,
-    )
-    .await
-    .expect("pull");
+    let id = pull_with_defaults(&store, &pulled, &tx)
+        .await
+        .expect("pull");
 
     for limit in [2usize, 5] {
         // A fresh registry each time, so every layer is uploaded; uploads are slowed down so
@@ -301,15 +295,9 @@ async fn uploads_run_in_parallel_within_the_limit() {
         // What arrived is the image: pull it back from the target registry directly.
         let (_again_dir, again) = self::store();
         let direct = Reference::parse(&format!("{}/team/par:1", target.host())).unwrap();
-        let pulled_back = pull(
-            &again,
-            &RegistryConfig::default(),
-            &direct,
-            &PullOptions::default(),
-            &tx,
-        )
-        .await
-        .expect("pull back");
+        let pulled_back = pull_with_defaults(&again, &direct, &tx)
+            .await
+            .expect("pull back");
         assert_eq!(pulled_back, id);
     }
 }

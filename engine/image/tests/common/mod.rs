@@ -202,6 +202,22 @@ pub fn busybox_layer() -> Vec<u8> {
 }
 
 /// An image assembled in memory: config, layers (as uploaded) and manifest.
+/// Pulls `reference` into `store` with the default registry configuration and options.
+pub async fn pull_with_defaults(
+    store: &berth_image::Store,
+    reference: &berth_image::Reference,
+    progress: &berth_image::ProgressSender,
+) -> berth_image::Result<berth_image::Digest> {
+    berth_image::pull(
+        store,
+        &berth_image::RegistryConfig::default(),
+        reference,
+        &berth_image::PullOptions::default(),
+        progress,
+    )
+    .await
+}
+
 /// `count` uncompressed layers, each one file of `bytes` hard-to-compress, distinct bytes.
 pub fn distinct_layers(count: u32, bytes: u32) -> Vec<Vec<u8>> {
     (0..count)
