@@ -6,8 +6,9 @@
 //!
 //! A [`Runtime`] keeps one state directory per container under its root (the CLI's
 //! `--root`, `/run/berth-runtime` by default). [`Runtime::create`] clones the container's init
-//! as a **direct child of the calling process**, executing a sealed in-memory copy of the
-//! init binary (CVE-2019-5736). Init sets the container up (namespaces, mounts, pivot_root,
+//! as a **direct child of the calling process**, executing the init binary through a
+//! handle nothing can write to (CVE-2019-5736): a private read-only overlay of it, or a sealed
+//! in-memory copy on kernels without the new mount API. Init sets the container up (namespaces, mounts, pivot_root,
 //! cgroup, capabilities, seccomp...) and waits; [`Runtime::start`] makes it exec the user's
 //! process, whose pid is [`Container::pid`]. The caller learns the exit code with
 //! [`Runtime::wait`] (128 + signal for a killed process) and cleans up with
@@ -117,7 +118,7 @@ impl Runtime {
         &self.root
     }
 
-    /// The sealed copy of the init binary, made once per runtime.
+    /// The unwritable handle on the init binary, made once per runtime.
     fn exe(&self) -> Result<&OwnedFd> {
         if let Some(exe) = self.exe.get() {
             return Ok(exe);
@@ -127,8 +128,10 @@ impl Runtime {
         } else {
             std::env::temp_dir()
         };
-        let copy =
-            process::spawn::above_stdio(process::spawn::sealed_copy(&self.init_binary, &scratch)?)?;
+        let copy = process::spawn::above_stdio(process::spawn::unwritable_exe(
+            &self.init_binary,
+            &scratch,
+        )?)?;
         Ok(self.exe.get_or_init(|| copy))
     }
 }

@@ -1,5 +1,5 @@
 //! The parent side: clones init into its new namespaces as a direct child of the caller and
-//! execs it from the sealed copy of the runtime binary, with the caller's stdio fds.
+//! execs it from an unwritable handle on the runtime binary, with the caller's stdio fds.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -10,7 +10,7 @@ use std::path::Path;
 use nix::sched::CloneFlags;
 
 pub(crate) use super::channel::{recv, send, InitConfig, Report};
-pub(crate) use super::exe::sealed_copy;
+pub(crate) use super::exe::unwritable_exe;
 use super::init::INIT_ENV;
 use crate::error::{Context, Result};
 use crate::namespaces::Plan;
@@ -44,7 +44,7 @@ pub(crate) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Clones init. `exe` is the sealed runtime copy. Safe to call from a multithreaded process:
+/// Clones init. `exe` is the unwritable handle on the runtime binary. Safe to call from a multithreaded process:
 /// between clone and exec the child only calls dup2, fcntl and execve.
 pub(crate) fn spawn(exe: &OwnedFd, plan: &Plan, stdio: Stdio) -> Result<Spawned> {
     let (parent_end, child_end) =
