@@ -110,6 +110,9 @@ pub struct HostConfig {
     /// `--security-opt`: `seccomp=unconfined`, `seccomp=<profile JSON>`, `no-new-privileges`.
     #[serde(deserialize_with = "null_as_default")]
     pub security_opt: Vec<String>,
+    /// The terminal's initial `[height, width]` with `Tty` (API 1.42+).
+    #[serde(deserialize_with = "null_as_default")]
+    pub console_size: Option<[u16; 2]>,
 }
 
 /// `HostConfig.LogConfig`.

@@ -237,6 +237,9 @@ pub struct ContainerFlags {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
     /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod docs;
+mod terminal;
 mod tls;
 mod transport;
 

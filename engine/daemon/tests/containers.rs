@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use support::registry::{Registry, HELLO_MESSAGE};
@@ -15,15 +14,6 @@ fn start_with_mirror(registry: &Registry) -> Daemon {
         &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
         &[],
     )
-}
-
-fn docker(daemon: &Daemon) -> Command {
-    support::require_tool("docker");
-    let mut command = Command::new("docker");
-    command
-        .args(["-H", &daemon.host()])
-        .env("DOCKER_CONFIG", daemon.dir.path());
-    command
 }
 
 /// Mounts under the daemon's directory still present.
@@ -87,13 +77,15 @@ fn berth_run_rm_hello_world_pulls_through_the_mirror() {
 fn docker_cli_run_logs_ps_stop_rm_rmi() {
     let registry = Registry::with_hello_world();
     let daemon = start_with_mirror(&registry);
-    let stdout = ok(docker(&daemon)
+    let stdout = ok(daemon
+        .docker()
         .args(["run", "--rm", "hello-world"])
         .output()
         .unwrap());
     assert!(stdout.contains(HELLO_MESSAGE), "{stdout}");
 
-    let id = ok(docker(&daemon)
+    let id = ok(daemon
+        .docker()
         .args([
             "run",
             "-d",
@@ -111,7 +103,7 @@ fn docker_cli_run_logs_ps_stop_rm_rmi() {
     assert_eq!(id.len(), 64, "{id}");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let logs = docker(&daemon).args(["logs", "ticker"]).output().unwrap();
+        let logs = daemon.docker().args(["logs", "ticker"]).output().unwrap();
         let (out, err) = (
             String::from_utf8_lossy(&logs.stdout).into_owned(),
             String::from_utf8_lossy(&logs.stderr).into_owned(),
@@ -122,7 +114,7 @@ fn docker_cli_run_logs_ps_stop_rm_rmi() {
         assert!(std::time::Instant::now() < deadline, "logs: {out} / {err}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let ps = ok(docker(&daemon).args(["ps", "-a"]).output().unwrap());
+    let ps = ok(daemon.docker().args(["ps", "-a"]).output().unwrap());
     assert!(ps.contains("ticker") && ps.contains("Up "), "{ps}");
     let inspect = daemon
         .request("GET", "/v1.44/containers/ticker/json", None)
@@ -134,25 +126,28 @@ fn docker_cli_run_logs_ps_stop_rm_rmi() {
     );
 
     // rm of a running container is a 409; rmi of a used image too.
-    let refused = docker(&daemon).args(["rm", "ticker"]).output().unwrap();
+    let refused = daemon.docker().args(["rm", "ticker"]).output().unwrap();
     assert!(!refused.status.success());
-    let refused = docker(&daemon)
+    let refused = daemon
+        .docker()
         .args(["rmi", "hello-world"])
         .output()
         .unwrap();
     assert!(!refused.status.success());
 
-    ok(docker(&daemon)
+    ok(daemon
+        .docker()
         .args(["stop", "-t", "1", "ticker"])
         .output()
         .unwrap());
-    let ps = ok(docker(&daemon).args(["ps", "-a"]).output().unwrap());
+    let ps = ok(daemon.docker().args(["ps", "-a"]).output().unwrap());
     assert!(
         ps.contains("Exited (137)") || ps.contains("Exited (143)"),
         "{ps}"
     );
-    ok(docker(&daemon).args(["rm", "ticker"]).output().unwrap());
-    ok(docker(&daemon)
+    ok(daemon.docker().args(["rm", "ticker"]).output().unwrap());
+    ok(daemon
+        .docker()
         .args(["rmi", "hello-world"])
         .output()
         .unwrap());

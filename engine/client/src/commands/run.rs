@@ -1,6 +1,7 @@
 //! `berth create` and `berth run`: the create request from docker's flags, pulling a missing
-//! image, then (for run) attach, wait and start in the order the docker CLI uses, exiting
-//! with the container's exit code.
+//! image, then (for run) attach, wait and start in the order the docker CLI uses, with
+//! `-i` our stdin and with `-t` our terminal (raw mode, resizes), exiting with the
+//! container's exit code.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,10 +14,12 @@ use berth_api::stream::{FrameDecoder, StreamKind};
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
+use std::os::fd::AsFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::images::pull_image;
 use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
+use crate::terminal;
 use crate::transport::{check, encode, read_json, Client, DaemonError};
 
 /// Reads `--env-file` lines: `KEY=VALUE`, or `KEY` taken from our environment.
@@ -118,6 +121,9 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
     config.hostname = flags.hostname.clone().unwrap_or_default();
     config.user = flags.user.clone().unwrap_or_default();
     config.tty = flags.tty;
+    config.open_stdin = flags.interactive;
+    config.attach_stdin = flags.interactive && attach;
+    config.stdin_once = flags.interactive && attach;
     config.attach_stdout = attach;
     config.attach_stderr = attach;
     config.labels = BTreeMap::new();
@@ -139,6 +145,11 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         cap_drop: flags.cap_drop.clone(),
         security_opt: security_options(&flags.security_opt)?,
         log_config: log_config(flags)?,
+        console_size: flags
+            .tty
+            .then(|| terminal::size(std::io::stdout().as_fd()))
+            .flatten()
+            .map(|(height, width)| [height, width]),
     };
     Ok(request)
 }
@@ -234,6 +245,10 @@ pub async fn create(client: &Client, args: CreateArgs) -> Result<i32> {
 /// `berth run`.
 pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
     let flags = &args.container;
+    if flags.tty && flags.interactive && !args.detach && !terminal::stdin_is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return Ok(1);
+    }
     let id = match create_container(client, flags, !args.detach).await {
         Ok(id) => id,
         Err(err) => {
@@ -250,10 +265,11 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         return Ok(0);
     }
     // Attach first, then wait (headers arrive at once), then start: nothing is missed.
+    let stdin = if flags.interactive { "&stdin=1" } else { "" };
     let attach = client
         .send(
             Method::POST,
-            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"),
             None,
             true,
         )
@@ -263,7 +279,12 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         .await
         .map_err(|err| anyhow!("attach failed: {err}"))?;
     let tty = flags.tty;
-    let copier = tokio::spawn(copy_output(TokioIo::new(upgraded), tty));
+    let (output, input) = tokio::io::split(TokioIo::new(upgraded));
+    let copier = tokio::spawn(copy_output(output, tty));
+    let raw_mode = (tty && flags.interactive)
+        .then(terminal::RawMode::enable)
+        .flatten();
+    let feeder = flags.interactive.then(|| tokio::spawn(copy_input(input)));
     let condition = if flags.rm { "removed" } else { "next-exit" };
     let wait = client
         .call(
@@ -273,19 +294,66 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         )
         .await?;
     if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
+        drop(raw_mode);
         eprintln!("{err}");
         copier.abort();
         return Ok(126);
     }
-    let copied = copier
-        .await
-        .map_err(|err| anyhow!("output copy failed: {err}"))?;
-    copied?;
+    let resizer = tty.then(|| tokio::spawn(follow_terminal_size(client.clone(), id.clone())));
+    let copied = copier.await;
+    for task in [feeder, resizer].into_iter().flatten() {
+        task.abort();
+    }
+    drop(raw_mode);
+    copied.map_err(|err| anyhow!("output copy failed: {err}"))??;
     let answer: WaitResponse = read_json(wait).await?;
     if let Some(error) = answer.error.filter(|error| !error.message.is_empty()) {
         eprintln!("Error response from daemon: {}", error.message);
     }
     Ok(answer.status_code as i32)
+}
+
+/// Sends our stdin to the attached container until it ends, then half-closes the stream
+/// so the daemon closes the container's stdin. A plain thread reads stdin: a blocked read
+/// there cannot hold up the exit.
+async fn copy_input<W: tokio::io::AsyncWrite + Unpin>(mut stream: W) -> Result<()> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buffer = vec![0u8; 32 * 1024];
+        loop {
+            match std::io::Read::read(&mut stdin, &mut buffer) {
+                Ok(0) | Err(_) => return,
+                Ok(count) => {
+                    if sender.blocking_send(buffer[..count].to_vec()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    while let Some(chunk) = receiver.recv().await {
+        stream.write_all(&chunk).await?;
+        stream.flush().await?;
+    }
+    stream.shutdown().await?;
+    Ok(())
+}
+
+/// Keeps the container's terminal the size of ours: once at start, then on every SIGWINCH.
+async fn follow_terminal_size(client: Client, id: String) -> Result<()> {
+    let mut changes =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
+    loop {
+        if let Some((height, width)) = terminal::size(std::io::stdout().as_fd()) {
+            let path = format!("/containers/{id}/resize?h={height}&w={width}");
+            // The container may already have exited; docker ignores that too.
+            let _ = client.post_empty(&path).await;
+        }
+        if changes.recv().await.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 /// Copies attach output (frames, or raw with a TTY) to our stdout and stderr.

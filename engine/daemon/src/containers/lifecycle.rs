@@ -1,21 +1,19 @@
 //! Running containers: start (mount the rootfs, build the spec, create and start through
-//! berth_runtime with stdout/stderr on pipes), the monitor thread that records the exit and
+//! berth_runtime with the stdio of the stdio module), the monitor thread that records the exit and
 //! applies AutoRemove and restart policies, stop/kill/remove, daemon shutdown, and the
 //! reconciliation of containers a crashed berthd left running.
 
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use berth_api::stream::StreamKind;
-use berth_runtime::{Bundle, CreateOptions, Signal};
+use berth_runtime::{Bundle, Signal};
 
 use super::logs::{self, JsonFile, Output, Rotation};
 use super::record::now;
-use super::{spec, systemd, Entry};
+use super::{spec, stdio, systemd, Entry};
 use crate::config::CgroupDriver;
 use crate::daemon::Daemon;
 
@@ -40,10 +38,6 @@ pub async fn start(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<bool> {
         return Err(err);
     }
     Ok(true)
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")
 }
 
 fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
@@ -85,16 +79,16 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         std::fs::create_dir_all(&bundle_dir)
             .with_context(|| format!("cannot create {}", bundle_dir.display()))?;
         let bundle = Bundle::new(&bundle_dir, spec)?;
-        let (stdout_read, stdout_write) = pipe()?;
-        let (stderr_read, stderr_write) = pipe()?;
-        let stdin = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
-        let options = CreateOptions {
-            stdin: Some(stdin.into()),
-            stdout: Some(stdout_write),
-            stderr: Some(stderr_write),
-            ..Default::default()
-        };
+        let (options, pending) =
+            stdio::prepare(record.config.tty, record.config.open_stdin, &bundle_dir)?;
         let container = containers.runtime.create(&id, &bundle, options)?;
+        let attached = match pending.attach() {
+            Ok(attached) => attached,
+            Err(err) => {
+                let _ = containers.runtime.delete(&id, true);
+                return Err(err);
+            }
+        };
         let log = Arc::new(Mutex::new(
             JsonFile::open(
                 &record.log_path,
@@ -103,15 +97,11 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             .with_context(|| format!("cannot open {}", record.log_path.display()))?,
         ));
         let mut pumps = Vec::new();
-        for (pipe, kind) in [
-            (stdout_read, StreamKind::Stdout),
-            (stderr_read, StreamKind::Stderr),
-        ] {
+        for output in attached.outputs {
             let (log, feed) = (Arc::clone(&log), entry.feed.clone());
-            pumps.push(std::thread::spawn(move || {
-                logs::pump(pipe, kind, log, feed)
-            }));
+            pumps.push(std::thread::spawn(move || logs::pump(output, log, feed)));
         }
+        entry.set_stdio(attached.stdin, attached.terminal);
         let scope_then_start = || -> Result<()> {
             if config.cgroup_driver == CgroupDriver::Systemd {
                 let pid = u32::try_from(container.pid()).context("container init pid")?;
@@ -121,6 +111,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             Ok(())
         };
         if let Err(err) = scope_then_start() {
+            entry.set_stdio(None, None);
             let _ = containers.runtime.kill(&id, Signal::SIGKILL, true);
             let _ = containers.runtime.wait(&id);
             let _ = containers.runtime.delete(&id, true);
@@ -163,6 +154,7 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
             255
         }
     };
+    entry.set_stdio(None, None);
     for pump in pumps {
         let _ = pump.join();
     }

@@ -3,7 +3,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +18,8 @@ use crate::config::Config;
 /// One piece of live output.
 #[derive(Debug, Clone)]
 pub enum Output {
-    /// A line (or a partial line at EOF) from stdout or stderr, with its log time.
+    /// A line (or a partial line at EOF, or a terminal's chunk) from stdout or stderr, with
+    /// its log time.
     Line(StreamKind, Bytes, String),
     /// The process exited and every byte it wrote has been sent.
     End,
@@ -135,18 +135,68 @@ pub fn log_files(path: &Path, max_file: u32) -> Vec<PathBuf> {
     files
 }
 
-/// Reads a pipe until EOF, splitting lines into the json-file log and the live feed.
+/// Reads a container's output until EOF: a pipe line by line into the json-file log and the
+/// live feed; a terminal chunk by chunk into the feed (a prompt has no newline) and line by
+/// line into the log.
 pub fn pump(
-    pipe: OwnedFd,
-    kind: StreamKind,
+    output: super::stdio::Output,
     log: Arc<Mutex<JsonFile>>,
     feed: broadcast::Sender<Output>,
 ) {
-    let stream = match kind {
+    let stream = match output.kind {
         StreamKind::Stderr => "stderr",
         _ => "stdout",
     };
-    let mut reader = BufReader::new(File::from(pipe));
+    let kind = output.kind;
+    let write_log = |line: &[u8], time: &str| {
+        let entry = LogLine {
+            log: String::from_utf8_lossy(line).into_owned(),
+            stream: stream.to_owned(),
+            time: time.to_owned(),
+        };
+        if let Ok(mut log) = log.lock() {
+            if let Err(err) = log.write(&entry) {
+                tracing::warn!(error = %err, "cannot write container log");
+            }
+        }
+    };
+    let mut reader = BufReader::new(File::from(output.fd));
+    if output.raw {
+        let mut chunk = vec![0u8; 32 * 1024];
+        let mut partial = Vec::new();
+        loop {
+            let count = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(count) => count,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                // A terminal's master reads EIO once the container side has closed.
+                Err(err) if err.raw_os_error() == Some(libc::EIO) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading container output failed");
+                    break;
+                }
+            };
+            let time = format_rfc3339(std::time::SystemTime::now());
+            partial.extend_from_slice(&chunk[..count]);
+            while let Some(end) = partial.iter().position(|&byte| byte == b'\n') {
+                write_log(&partial[..=end], &time);
+                partial.drain(..=end);
+            }
+            if partial.len() >= 16 * 1024 {
+                write_log(&partial, &time);
+                partial.clear();
+            }
+            let _ = feed.send(Output::Line(
+                kind,
+                Bytes::copy_from_slice(&chunk[..count]),
+                time,
+            ));
+        }
+        if !partial.is_empty() {
+            write_log(&partial, &format_rfc3339(std::time::SystemTime::now()));
+        }
+        return;
+    }
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -154,16 +204,7 @@ pub fn pump(
             Ok(0) => break,
             Ok(_) => {
                 let time = format_rfc3339(std::time::SystemTime::now());
-                let entry = LogLine {
-                    log: String::from_utf8_lossy(&line).into_owned(),
-                    stream: stream.to_owned(),
-                    time: time.clone(),
-                };
-                if let Ok(mut log) = log.lock() {
-                    if let Err(err) = log.write(&entry) {
-                        tracing::warn!(error = %err, "cannot write container log");
-                    }
-                }
+                write_log(&line, &time);
                 let _ = feed.send(Output::Line(kind, Bytes::copy_from_slice(&line), time));
             }
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -9,6 +9,7 @@ mod names;
 mod record;
 pub mod security;
 pub mod spec;
+mod stdio;
 mod systemd;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,25 @@ pub struct Entry {
     feed: broadcast::Sender<Output>,
     /// Serializes start, stop and remove.
     pub operation: tokio::sync::Mutex<()>,
+    /// While it runs: the writer to its stdin (with `OpenStdin` or `Tty`) and its terminal.
+    stdio: Mutex<RunningStdio>,
+}
+
+#[derive(Default)]
+struct RunningStdio {
+    stdin: Option<std::fs::File>,
+    terminal: Option<std::fs::File>,
+}
+
+/// Why a terminal resize failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResizeError {
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("container {0} has no terminal")]
+    NoTerminal(String),
+    #[error("cannot resize the terminal of {0}: {1}")]
+    Failed(String, std::io::Error),
 }
 
 impl Entry {
@@ -62,7 +82,49 @@ impl Entry {
             phase: watch::Sender::new(phase),
             feed: broadcast::channel(1024).0,
             operation: tokio::sync::Mutex::new(()),
+            stdio: Mutex::new(RunningStdio::default()),
         })
+    }
+
+    fn running_stdio(&self) -> std::sync::MutexGuard<'_, RunningStdio> {
+        match self.stdio.lock() {
+            Ok(stdio) => stdio,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Keeps (or with `None`, closes) the running container's stdin writer and terminal.
+    fn set_stdio(&self, stdin: Option<std::fs::File>, terminal: Option<std::fs::File>) {
+        *self.running_stdio() = RunningStdio { stdin, terminal };
+    }
+
+    /// A writer to the running container's stdin, if it has one open.
+    pub fn stdin(&self) -> Option<std::fs::File> {
+        let stdio = self.running_stdio();
+        stdio
+            .stdin
+            .as_ref()
+            .and_then(|stdin| stdin.try_clone().ok())
+    }
+
+    /// Closes the container's stdin (`StdinOnce` after the first attach ends). Writers handed
+    /// out by [`Entry::stdin`] must be dropped too for the process to see EOF.
+    pub fn close_stdin(&self) {
+        self.running_stdio().stdin = None;
+    }
+
+    /// Resizes the running container's terminal.
+    pub fn resize(&self, height: u16, width: u16) -> Result<(), ResizeError> {
+        let stdio = self.running_stdio();
+        if !self.record().state.running() {
+            return Err(ResizeError::NotRunning(self.id.clone()));
+        }
+        let terminal = stdio
+            .terminal
+            .as_ref()
+            .ok_or_else(|| ResizeError::NoTerminal(self.id.clone()))?;
+        stdio::resize(terminal, height, width)
+            .map_err(|err| ResizeError::Failed(self.id.clone(), err))
     }
 
     /// A copy of the record.

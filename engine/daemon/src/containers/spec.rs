@@ -208,6 +208,9 @@ pub fn build(
         env.insert(0, DEFAULT_PATH.to_owned());
     }
     env.push(format!("HOSTNAME={hostname}"));
+    if config.tty && !env.iter().any(|entry| entry.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_owned());
+    }
     if !env.iter().any(|entry| entry.starts_with("HOME=")) {
         env.push(format!("HOME={home}"));
     }
@@ -251,7 +254,7 @@ pub fn build(
     let mut args = vec![record.path.clone()];
     args.extend(record.args.iter().cloned());
     let mut process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(config.tty)
         .args(args)
         .env(env)
         .cwd(PathBuf::from(cwd))
@@ -266,6 +269,14 @@ pub fn build(
         .no_new_privileges(privileges.no_new_privileges);
     if !rlimits.is_empty() {
         process = process.rlimits(rlimits);
+    }
+    if let Some([height, width]) = host.console_size.filter(|size| config.tty && size[0] > 0) {
+        process = process.console_size(
+            berth_runtime::oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(height))
+                .width(u64::from(width))
+                .build()?,
+        );
     }
 
     let mut spec = berth_runtime::default_spec();

@@ -1,5 +1,5 @@
-//! Container output over HTTP: `attach` (an HTTP upgrade to a raw stream carrying
-//! multiplexed frames, or raw bytes with a TTY) and `logs` (stored json-file lines, then the
+//! Container stdio over HTTP: `attach` (an HTTP upgrade to a raw stream carrying
+//! multiplexed frames, or raw bytes with a TTY, and the client's input for stdin) and `logs` (stored json-file lines, then the
 //! live feed with `follow`).
 
 use std::sync::Arc;
@@ -10,14 +10,14 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use super::containers::find;
 use super::http::{empty, streaming, ApiError, ApiResult, Query};
 use crate::containers::logs::read_all;
 use crate::containers::logs::Rotation;
-use crate::containers::Output;
+use crate::containers::{Entry, Output};
 use crate::daemon::Daemon;
 
 fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Option<&str>) -> Bytes {
@@ -41,20 +41,25 @@ fn wanted(query: &Query, kind: StreamKind) -> bool {
     }
 }
 
-/// `POST /containers/{id}/attach?stream=1&stdout=1&stderr=1`.
+/// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`.
 pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incoming>) -> ApiResult {
     let entry = find(&daemon, name)?;
     let query = Query::parse(request.uri().query());
     if !query.flag("stream") && !query.flag("logs") {
         return Err(ApiError::bad_request("attach needs stream=1 or logs=1"));
     }
-    let tty = entry.record().config.tty;
+    let record = entry.record();
+    let tty = record.config.tty;
+    let with_stdin = query.flag("stdin") && record.config.open_stdin;
+    // StdinOnce: the container's stdin closes when this client's input ends (with a terminal
+    // the client sends ^D instead, as with docker).
+    let close_stdin_at_end = record.config.stdin_once && !tty;
     // Subscribe before answering so nothing the container prints after start is missed.
     let mut output = entry.output();
-    let running_or_created = {
-        let status = entry.record().state.status;
-        status == "created" || status == "running" || status == "restarting"
-    };
+    let running_or_created = matches!(
+        record.state.status.as_str(),
+        "created" | "running" | "restarting"
+    );
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         let upgraded = match upgrade.await {
@@ -64,7 +69,14 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
                 return;
             }
         };
-        let mut io = TokioIo::new(upgraded);
+        let (client_input, mut io) = tokio::io::split(TokioIo::new(upgraded));
+        let stdin = with_stdin.then(|| {
+            tokio::spawn(feed_stdin(
+                Arc::clone(&entry),
+                client_input,
+                close_stdin_at_end,
+            ))
+        });
         if running_or_created && query.flag("stream") {
             loop {
                 match output.recv().await {
@@ -82,6 +94,9 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
                 }
             }
         }
+        if let Some(stdin) = stdin {
+            stdin.abort();
+        }
         let _ = io.flush().await;
         let _ = io.shutdown().await;
     });
@@ -97,6 +112,30 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
     headers.insert(UPGRADE, HeaderValue::from_static("tcp"));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(response)
+}
+
+/// Copies what the attached client sends into the container's stdin, from the moment it
+/// runs (docker run attaches before it starts) until the client's input ends.
+async fn feed_stdin<R: AsyncRead + Unpin>(entry: Arc<Entry>, mut input: R, close_at_end: bool) {
+    let mut phase = entry.watch();
+    if phase
+        .wait_for(|phase| phase.running || phase.removed)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Some(stdin) = entry.stdin() else {
+        return;
+    };
+    let mut stdin = tokio::fs::File::from_std(stdin);
+    if let Err(err) = tokio::io::copy(&mut input, &mut stdin).await {
+        tracing::debug!(container = entry.id, error = %err, "attach input ended");
+    }
+    drop(stdin);
+    if close_at_end {
+        entry.close_stdin();
+    }
 }
 
 /// `GET /containers/{id}/logs?stdout=1&stderr=1&follow=..&tail=..&since=..&timestamps=..`.

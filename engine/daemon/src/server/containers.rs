@@ -17,7 +17,7 @@ use super::http::{
 use super::images::image_error;
 use crate::containers::etc_files;
 use crate::containers::security::{self, HostFacts};
-use crate::containers::{self, spec, Entry, Record, RootfsRecord};
+use crate::containers::{self, spec, Entry, Record, ResizeError, RootfsRecord};
 use crate::daemon::Daemon;
 
 /// Finds a container or answers Docker's 404.
@@ -272,6 +272,25 @@ pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
             }
         })?;
     no_content(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/resize?h=..&w=..`: the size of the container's terminal.
+pub fn resize(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
+    let entry = find(daemon, name)?;
+    let dimension = |key: &str| -> Result<u16, ApiError> {
+        let text = query.get(key).unwrap_or_default();
+        text.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid {key}: {text:?} (a number from 0 to 65535)"
+            ))
+        })
+    };
+    let (height, width) = (dimension("h")?, dimension("w")?);
+    entry.resize(height, width).map_err(|err| match err {
+        ResizeError::Failed(..) => ApiError::internal(err.to_string()),
+        _ => ApiError::conflict(err.to_string()),
+    })?;
+    no_content(StatusCode::OK)
 }
 
 /// `DELETE /containers/{id}?force=..`.

@@ -272,6 +272,7 @@ async fn route_container(
         (&Method::POST, "kill") => containers::kill(daemon, id, &query).await,
         (&Method::POST, "wait") => containers::wait(daemon, id, &query).await,
         (&Method::POST, "attach") => attach::attach(daemon, id, request).await,
+        (&Method::POST, "resize") => containers::resize(&daemon, id, &query),
         (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
         (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,
         _ => Err(not_found(method, &format!("/containers/{rest}"))),

@@ -139,6 +139,16 @@ impl Daemon {
         (code, dir)
     }
 
+    /// The real `docker` CLI pointed at this daemon, with its config in the daemon's dir.
+    pub fn docker(&self) -> Command {
+        require_tool("docker");
+        let mut command = Command::new("docker");
+        command
+            .args(["-H", &self.host()])
+            .env("DOCKER_CONFIG", self.dir.path());
+        command
+    }
+
     /// The `berth` client pointed at this daemon.
     pub fn berth(&self) -> Command {
         let mut command = Command::new(berth());
