@@ -1,7 +1,7 @@
 //! Container privileges enforced by the kernel: Docker's default seccomp allow-list, whose
 //! capability-guarded rules follow `--cap-add`; `--cap-add`/`--cap-drop` seen in
 //! /proc/self/status; a custom seccomp profile; `seccomp=unconfined`; `no-new-privileges`; and
-//! bad requests refused before anything is created.
+//! bad requests refused before anything is created; the device cgroup, and `--privileged`.
 
 mod support;
 
@@ -195,12 +195,55 @@ fn security_opt_profiles_and_no_new_privileges() {
         "/bin/busybox grep NoNewPrivs /proc/self/status",
     );
     assert!(text(&default).contains('0'), "{}", text(&default));
+}
 
-    let privileged = run(&daemon, &["--privileged"], "true");
-    assert!(!privileged.status.success());
+#[test]
+fn devices_are_confined_unless_privileged() {
+    let registry = Registry::with_hello_world();
+    let daemon = start(&registry);
+    // CAP_MKNOD makes a node for /dev/loop-control (char 10:237, which opens without any
+    // capability), but the device cgroup refuses to open it.
+    let open_device = "/bin/busybox mknod /dev/host-loop-control c 10 237 && \
+        /bin/busybox dd if=/dev/host-loop-control of=/dev/null count=0 && echo opened";
+    let confined = run(&daemon, &[], open_device);
     assert!(
-        text(&privileged).contains("privileged containers are not supported"),
+        text(&confined).contains("Operation not permitted"),
+        "{}",
+        text(&confined)
+    );
+    assert!(!text(&confined).contains("opened"), "{}", text(&confined));
+
+    let privileged = run(&daemon, &["--privileged"], open_device);
+    assert!(privileged.status.success(), "{}", text(&privileged));
+    assert!(
+        text(&privileged).contains("opened"),
         "{}",
         text(&privileged)
     );
+
+    let script = "/bin/busybox grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+        /bin/busybox grep ' /sys sysfs ' /proc/mounts; \
+        /bin/busybox ls /dev/kmsg; /bin/busybox wc -c /proc/timer_list";
+    let privileged = run(&daemon, &["--privileged"], script);
+    assert!(privileged.status.success(), "{}", text(&privileged));
+    let out = String::from_utf8_lossy(&privileged.stdout).into_owned();
+    let host_bounding = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("CapBnd:")
+                .map(|mask| mask.trim().to_owned())
+        })
+        .unwrap();
+    assert!(out.contains(&format!("CapEff:\t{host_bounding}")), "{out}");
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    assert!(out.contains(" rw,"), "/sys is not writable: {out}");
+    assert!(out.contains("/dev/kmsg"), "{out}");
+    assert!(!out.contains(" 0 /proc/timer_list"), "still masked: {out}");
+
+    let confined = run(&daemon, &[], script);
+    let out = String::from_utf8_lossy(&confined.stdout).into_owned();
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains(" ro,"), "/sys is writable: {out}");
+    assert!(!out.contains("/dev/kmsg"), "{out}");
 }

@@ -1,7 +1,8 @@
 //! A container's privileges as Docker decides them: the capability set (Docker's default set
 //! with `CapAdd` and `CapDrop` applied, then cut to the host's bounding set), the seccomp profile
 //! (Docker's default allow-list, a profile passed as `--security-opt seccomp=<json>`, or none
-//! with `seccomp=unconfined`) and `no-new-privileges`.
+//! with `seccomp=unconfined`), `no-new-privileges`, and `--privileged` (every capability the
+//! host has, no seccomp).
 //!
 //! Seccomp profiles use Docker's JSON format, whose rules can depend on capabilities, the
 //! architecture and the kernel version; they are resolved here into a plain OCI
@@ -92,11 +93,6 @@ pub enum SecurityError {
     InvalidOption(String),
     #[error("decoding seccomp profile failed: {0}")]
     InvalidProfile(String),
-    #[error(
-        "privileged containers are not supported by berthd yet; grant what the container needs \
-         with --cap-add and --security-opt seccomp=unconfined"
-    )]
-    Privileged,
 }
 
 /// What a container may do, ready for its OCI spec.
@@ -151,9 +147,6 @@ fn parse_kernel_version(release: &str) -> Option<(u32, u32)> {
 
 /// Decides the privileges of a container created with `host`, as Docker does.
 pub fn resolve(host: &HostConfig, facts: HostFacts) -> Result<Privileges, SecurityError> {
-    if host.privileged {
-        return Err(SecurityError::Privileged);
-    }
     let mut seccomp_option = None;
     let mut no_new_privileges = false;
     for option in &host.security_opt {
@@ -171,8 +164,17 @@ pub fn resolve(host: &HostConfig, facts: HostFacts) -> Result<Privileges, Securi
         }
     }
 
-    let capabilities = capabilities(&host.cap_add, &host.cap_drop, facts.bounding_set)?;
+    // `--privileged` gets every capability the host has (CapAdd and CapDrop do not apply)
+    // and no seccomp filter, as with dockerd; the spec also drops the masked paths and opens
+    // every device.
+    let capabilities = if host.privileged {
+        let all = [String::from("ALL")];
+        capabilities(&all, &[], facts.bounding_set)?
+    } else {
+        capabilities(&host.cap_add, &host.cap_drop, facts.bounding_set)?
+    };
     let seccomp = match seccomp_option {
+        _ if host.privileged => None,
         Some("unconfined") => None,
         Some(json) => {
             let profile: Profile = serde_json::from_str(json)

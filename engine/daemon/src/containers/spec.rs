@@ -1,7 +1,8 @@
 //! The OCI runtime spec of a container, built the way Docker builds it: image config merged
 //! with the request, Docker's default capabilities (only those the host has), masked and
-//! read-only paths, Docker's seccomp profile (see the security module), cgroup
-//! limits (under the `berth` parent, or in a systemd scope), bind mounts, /etc/hosts and friends, and ulimits.
+//! read-only paths, Docker's seccomp profile (see the security module), the device rules (see
+//! the devices module), cgroup limits (under the `berth` parent, or in a systemd scope), bind
+//! mounts, /etc/hosts and friends, and ulimits; `--privileged` lifts the confinement.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -15,9 +16,9 @@ use berth_runtime::oci_spec::runtime::{
     PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
-use super::etc_files;
 use super::record::Record;
 use super::security::{self, HostFacts};
+use super::{devices, etc_files};
 
 const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
@@ -290,6 +291,15 @@ pub fn build(
     ));
 
     let mut mounts = spec.mounts().clone().unwrap_or_default();
+    if host.privileged {
+        // A privileged container may write /sys and its cgroups, as with dockerd.
+        for mount in &mut mounts {
+            if matches!(mount.typ().as_deref(), Some("sysfs" | "cgroup")) {
+                let options = mount.options().clone().unwrap_or_default();
+                mount.set_options(Some(options.into_iter().filter(|o| o != "ro").collect()));
+            }
+        }
+    }
     mounts.extend(etc_files::write(
         container_dir,
         &hostname,
@@ -351,23 +361,22 @@ pub fn build(
     if let Some(limit) = host.pids_limit.filter(|limit| *limit > 0) {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
+    resources = resources.devices(devices::cgroup_rules(host.privileged)?);
+    let (masked, readonly): (&[&str], &[&str]) = if host.privileged {
+        (&[], &[])
+    } else {
+        (MASKED_PATHS, READONLY_PATHS)
+    };
 
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources.build()?)
         .cgroups_path(cgroups_path.to_path_buf())
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect::<Vec<_>>(),
-        );
+        .masked_paths(masked.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>())
+        .readonly_paths(readonly.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>());
+    if host.privileged {
+        linux = linux.devices(devices::host_devices(Path::new("/dev"))?);
+    }
     if let Some(seccomp) = privileges.seccomp {
         linux = linux.seccomp(seccomp);
     }

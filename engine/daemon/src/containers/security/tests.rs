@@ -208,14 +208,23 @@ fn security_options_select_the_profile_and_no_new_privileges() {
         unknown.unwrap_err().to_string(),
         "invalid --security-opt: \"seccomp\""
     );
+}
+
+#[test]
+fn privileged_gets_every_capability_the_host_has_and_no_seccomp() {
     let privileged = HostConfig {
         privileged: true,
+        cap_drop: vec!["NET_RAW".to_owned()],
+        security_opt: vec!["no-new-privileges".to_owned()],
         ..HostConfig::default()
     };
-    assert_eq!(
-        resolve(&privileged, facts(EVERY_CAPABILITY, NEW_KERNEL)),
-        Err(SecurityError::Privileged)
-    );
+    let without_sys_resource = EVERY_CAPABILITY & !(1 << 24);
+    let granted = resolve(&privileged, facts(without_sys_resource, NEW_KERNEL)).unwrap();
+    assert_eq!(granted.capabilities.len(), ALL_CAPABILITIES.len() - 1);
+    assert!(granted.capabilities.contains("CAP_NET_RAW"));
+    assert!(!granted.capabilities.contains("CAP_SYS_RESOURCE"));
+    assert_eq!(granted.seccomp, None);
+    assert!(granted.no_new_privileges);
 }
 
 #[test]
