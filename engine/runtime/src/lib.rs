@@ -77,7 +77,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use container::{Container, CreateOptions, ExitStatus};
+pub use container::{Container, CreateOptions, ExecProcess, ExitStatus};
 pub use error::{Error, Result};
 pub use logger::Logger;
 pub use oci_spec;

@@ -64,6 +64,23 @@ pub(crate) fn enter(path: &Path, flag: CloneFlags) -> Result<()> {
     nix::sched::setns(file, flag).ctx(|| format!("joining namespace {}", path.display()))
 }
 
+/// Enters all of `joins`: every file is opened first (a joined mount namespace would hide the
+/// host's /proc), and the mount namespace is entered last.
+pub(crate) fn enter_all(joins: &[(CloneFlags, PathBuf)]) -> Result<()> {
+    let mut files = joins
+        .iter()
+        .map(|(flag, path)| {
+            let file = File::open(path).ctx(|| format!("opening namespace {}", path.display()))?;
+            Ok((*flag, path, file))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    files.sort_by_key(|(flag, _, _)| *flag == CloneFlags::CLONE_NEWNS);
+    for (flag, path, file) in files {
+        nix::sched::setns(file, flag).ctx(|| format!("joining namespace {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Refuses sysctls that are not namespaced by a namespace the container has: setting them would
 /// change the host.
 pub(crate) fn check_sysctl(key: &str, namespaces: &HashSet<LinuxNamespaceType>) -> Result<()> {

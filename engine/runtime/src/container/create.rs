@@ -128,6 +128,7 @@ impl Runtime {
                     .as_ref()
                     .and_then(|p| p.capabilities().as_ref()),
             ),
+            exec: false,
         };
         spawn::send(&mut channel, &config)?;
         match spawn::recv::<Report>(&mut channel)? {

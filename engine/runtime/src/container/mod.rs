@@ -1,8 +1,10 @@
 //! The container operations, one file each, as methods of [`crate::Runtime`]: create, start,
-//! state and list, kill, wait, delete, and run (all of them in a row).
+//! state and list, kill, wait, delete, run (all of them in a row), and exec (another process
+//! in a running container).
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod run;
 mod start;
@@ -10,6 +12,7 @@ mod state;
 mod wait;
 
 pub use create::CreateOptions;
+pub use exec::ExecProcess;
 pub use wait::ExitStatus;
 
 /// A container created by this process: its id and the host pid of its init, which is a

@@ -28,6 +28,10 @@ pub(crate) struct InitConfig {
     pub cgroup: Cgroup,
     /// The capability sets, already checked against the host bounding set.
     pub capabilities: Sets,
+    /// A process for a running container (`exec`): every namespace is joined, the root is
+    /// already set up, and init execs at once instead of waiting for `start`; the channel
+    /// closing on exec is its success.
+    pub exec: bool,
 }
 
 /// The spec travels as a JSON string and is parsed with [`crate::spec::parse_spec`], the same

@@ -1,6 +1,7 @@
-//! The init side: runs in the freshly cloned process (from the sealed copy of the runtime),
-//! sets the container up, reports to the runtime, waits for `start` on a socket in the state
-//! directory, and execs the user's process.
+//! The init side: runs in the freshly cloned process (from the unwritable handle on the
+//! runtime binary), sets the container up, reports to the runtime, waits for `start` on a
+//! socket in the state directory, and execs the user's process. For `exec` it only joins the
+//! running container and execs at once.
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
@@ -34,7 +35,8 @@ pub fn init_hook() {
 
 /// What init holds between setup and exec.
 struct Ready {
-    listener: UnixListener,
+    /// Where `start` connects; none for an exec.
+    listener: Option<UnixListener>,
     program: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -62,6 +64,12 @@ fn run(value: OsString) -> i32 {
             return 1;
         }
     };
+    if config.exec {
+        // The channel is close-on-exec: its EOF tells the runtime the exec worked.
+        let err = exec_now(&ready);
+        let _ = channel::send(&mut channel, &Report::Failed(err.to_string()));
+        return 127;
+    }
     if channel::send(&mut channel, &Report::Ready).is_err() {
         return 1;
     }
@@ -81,10 +89,14 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         .cgroup
         .join_self()
         .map_err(|err| Error::Init(format!("joining the container's cgroup: {err}")))?;
+    // The console socket is a host path: connect before a joined mount namespace hides it.
+    let console = config
+        .console_socket
+        .as_deref()
+        .map(console::connect)
+        .transpose()?;
     let plan = namespaces::plan(spec);
-    for (flag, path) in &plan.joins {
-        namespaces::enter(path, *flag)?;
-    }
+    namespaces::enter_all(&plan.joins)?;
     // Kernels before 4.6 (CentOS 7) have no cgroup namespaces: the container then sees the
     // host's cgroup paths, as with runc on such kernels.
     let new_cgroup = plan.new_cgroup && std::path::Path::new("/proc/self/ns/cgroup").exists();
@@ -93,6 +105,10 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
             .ctx(|| "linux.namespaces: new cgroup namespace".to_owned())?;
     } else if plan.new_cgroup {
         tracing::debug!("no cgroup namespaces in this kernel; sharing the host's");
+    }
+    if config.exec {
+        // Joining the mount namespace moved root and cwd into the container's root.
+        return finish(config, console);
     }
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("hostname {hostname:?}"))?;
@@ -117,11 +133,6 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
             .ctx(|| "process.oomScoreAdj".to_owned())?;
     }
-    let console = config
-        .console_socket
-        .as_deref()
-        .map(console::connect)
-        .transpose()?;
     // Bound relative to the state directory: a unix socket path is limited to 108 bytes.
     nix::unistd::chdir(&config.state_dir)
         .ctx(|| format!("chdir {}", config.state_dir.display()))?;
@@ -137,7 +148,20 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
     rootfs::prepare(&Linux, spec, &target)?;
     rootfs::enter(&Linux, &config.rootfs, config.no_pivot)?;
     rootfs::finish(&Linux, spec)?;
+    let mut ready = finish(config, console)?;
+    ready.listener = Some(listener);
+    Ok(ready)
+}
 
+/// The process's own setup, in the container's root: terminal, cwd, rlimits, environment,
+/// seccomp, capabilities and user.
+fn finish(config: &InitConfig, console: Option<UnixStream>) -> Result<Ready> {
+    let spec = &config.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::spec("process", "missing"))?;
+    let linux = spec.linux().as_ref();
     if process.terminal() == Some(true) {
         match &console {
             Some(socket) => console::setup(socket, process.console_size())?,
@@ -183,7 +207,7 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
     let args = process.args().as_deref().unwrap_or_default();
     let program = exec::find_program(&args[0], &env)?;
     Ok(Ready {
-        listener,
+        listener: None,
         program: exec::path_cstring(&program)?,
         argv: exec::cstrings(args.iter().map(String::as_str))?,
         envp: exec::cstrings(env.iter().map(String::as_str))?,
@@ -194,14 +218,24 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
 
 /// Waits for `start`, then execs. Returns only on failure, with init's exit code.
 fn wait_and_exec(ready: Ready) -> i32 {
-    let Ok((mut start, _)) = ready.listener.accept() else {
+    let Some(listener) = &ready.listener else {
+        return 1;
+    };
+    let Ok((mut start, _)) = listener.accept() else {
         return 1;
     };
     let mut byte = [0u8; 1];
     if start.read_exact(&mut byte).is_err() {
         return 1;
     }
-    drop(ready.listener);
+    let err = exec_now(&ready);
+    let _ = start.write_all(err.to_string().as_bytes());
+    127
+}
+
+/// The last steps (no_new_privs, a late seccomp filter, default signals) and the exec;
+/// returns only the error.
+fn exec_now(ready: &Ready) -> Error {
     let result = (|| -> Result<()> {
         if ready.no_new_privileges {
             // SAFETY: PR_SET_NO_NEW_PRIVS takes 1.
@@ -231,8 +265,8 @@ fn wait_and_exec(ready: Ready) -> i32 {
         Err(std::io::Error::last_os_error())
             .ctx(|| format!("exec {}", ready.program.to_string_lossy()))
     })();
-    if let Err(err) = result {
-        let _ = start.write_all(err.to_string().as_bytes());
+    match result {
+        Err(err) => err,
+        Ok(()) => Error::Init("exec returned".to_owned()),
     }
-    127
 }
