@@ -12,6 +12,7 @@
 //! ```
 
 pub mod container;
+pub mod exec;
 pub mod host;
 pub mod image;
 pub mod stream;

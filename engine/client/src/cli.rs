@@ -75,6 +75,8 @@ pub enum Command {
     Run(RunArgs),
     /// Create a new container
     Create(CreateArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -293,6 +295,39 @@ pub struct CreateArgs {
     pub help: Option<bool>,
     #[command(flatten)]
     pub container: ContainerFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// CONTAINER COMMAND [ARG...]: everything after the container belongs to the command
+    #[arg(
+        value_name = "CONTAINER COMMAND [ARG...]",
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true
+    )]
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

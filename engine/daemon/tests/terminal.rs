@@ -1,7 +1,7 @@
 //! Interactive containers through berthd: `run -i` feeds stdin and closes it at the client's
-//! EOF, `run -t` gives the container a pseudo-terminal, and `run -it` on a real terminal
-//! (a pty this test opens) passes keys in and follows its size, with the real docker CLI and
-//! with berth.
+//! EOF, `run -t` gives the container a pseudo-terminal, and `run -it` and `exec -it` on a
+//! real terminal (a pty this test opens) pass keys in and follow its size, with the real
+//! docker CLI and with berth.
 
 mod support;
 
@@ -302,5 +302,20 @@ fn resize_errors_name_the_problem() {
     assert!(no_terminal.text().contains("no terminal"));
     for name in ["sized", "plain"] {
         daemon.request("DELETE", &format!("/containers/{name}?force=1"), None);
+    }
+}
+
+#[test]
+fn exec_it_on_a_terminal() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    ok(daemon
+        .berth()
+        .args(["run", "-d", "--name", "box", "hello-world", "sleep", "300"])
+        .output()
+        .unwrap());
+    for mut client in [daemon.docker(), daemon.berth()] {
+        client.args(["exec", "-it", "box", "sh", "-c", SESSION]);
+        interactive_terminal_session(client);
     }
 }

@@ -1,6 +1,7 @@
 //! The `berth` commands, one module per area; each returns the process exit code.
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod progress;

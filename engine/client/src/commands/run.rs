@@ -316,7 +316,7 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
 /// Sends our stdin to the attached container until it ends, then half-closes the stream
 /// so the daemon closes the container's stdin. A plain thread reads stdin: a blocked read
 /// there cannot hold up the exit.
-async fn copy_input<W: tokio::io::AsyncWrite + Unpin>(mut stream: W) -> Result<()> {
+pub async fn copy_input<W: tokio::io::AsyncWrite + Unpin>(mut stream: W) -> Result<()> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
@@ -342,11 +342,16 @@ async fn copy_input<W: tokio::io::AsyncWrite + Unpin>(mut stream: W) -> Result<(
 
 /// Keeps the container's terminal the size of ours: once at start, then on every SIGWINCH.
 async fn follow_terminal_size(client: Client, id: String) -> Result<()> {
+    follow_terminal_size_at(client, format!("/containers/{id}/resize")).await
+}
+
+/// Keeps the terminal behind `resize_path` (a container's or an exec's) the size of ours.
+pub async fn follow_terminal_size_at(client: Client, resize_path: String) -> Result<()> {
     let mut changes =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
     loop {
         if let Some((height, width)) = terminal::size(std::io::stdout().as_fd()) {
-            let path = format!("/containers/{id}/resize?h={height}&w={width}");
+            let path = format!("{resize_path}?h={height}&w={width}");
             // The container may already have exited; docker ignores that too.
             let _ = client.post_empty(&path).await;
         }
@@ -357,7 +362,7 @@ async fn follow_terminal_size(client: Client, id: String) -> Result<()> {
 }
 
 /// Copies attach output (frames, or raw with a TTY) to our stdout and stderr.
-async fn copy_output<R: tokio::io::AsyncRead + Unpin>(mut stream: R, tty: bool) -> Result<()> {
+pub async fn copy_output<R: tokio::io::AsyncRead + Unpin>(mut stream: R, tty: bool) -> Result<()> {
     let mut decoder = FrameDecoder::default();
     let mut buffer = vec![0u8; 32 * 1024];
     loop {

@@ -13,7 +13,7 @@ use berth_runtime::{Bundle, Signal};
 
 use super::logs::{self, JsonFile, Output, Rotation};
 use super::record::now;
-use super::{spec, stdio, systemd, Entry};
+use super::{spec, stdio, systemd, Entry, RunningStdio};
 use crate::config::CgroupDriver;
 use crate::daemon::Daemon;
 
@@ -78,9 +78,13 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         let bundle_dir = containers.bundles.join(&id);
         std::fs::create_dir_all(&bundle_dir)
             .with_context(|| format!("cannot create {}", bundle_dir.display()))?;
-        let bundle = Bundle::new(&bundle_dir, spec)?;
-        let (options, pending) =
-            stdio::prepare(record.config.tty, record.config.open_stdin, &bundle_dir)?;
+        let spec = Arc::new(spec);
+        let bundle = Bundle::new(&bundle_dir, (*spec).clone())?;
+        let (options, pending) = stdio::prepare(
+            record.config.tty,
+            record.config.open_stdin,
+            &containers.consoles.join(format!("c-{}", &id[..12])),
+        )?;
         let container = containers.runtime.create(&id, &bundle, options)?;
         let attached = match pending.attach() {
             Ok(attached) => attached,
@@ -99,9 +103,15 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         let mut pumps = Vec::new();
         for output in attached.outputs {
             let (log, feed) = (Arc::clone(&log), entry.feed.clone());
-            pumps.push(std::thread::spawn(move || logs::pump(output, log, feed)));
+            pumps.push(std::thread::spawn(move || {
+                logs::pump(output, Some(&log), &feed)
+            }));
         }
-        entry.set_stdio(attached.stdin, attached.terminal);
+        entry.set_running(RunningStdio {
+            stdin: attached.stdin,
+            terminal: attached.terminal,
+            spec: Some(spec),
+        });
         let scope_then_start = || -> Result<()> {
             if config.cgroup_driver == CgroupDriver::Systemd {
                 let pid = u32::try_from(container.pid()).context("container init pid")?;
@@ -111,7 +121,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             Ok(())
         };
         if let Err(err) = scope_then_start() {
-            entry.set_stdio(None, None);
+            entry.set_running(RunningStdio::default());
             let _ = containers.runtime.kill(&id, Signal::SIGKILL, true);
             let _ = containers.runtime.wait(&id);
             let _ = containers.runtime.delete(&id, true);
@@ -154,7 +164,7 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
             255
         }
     };
-    entry.set_stdio(None, None);
+    entry.set_running(RunningStdio::default());
     for pump in pumps {
         let _ = pump.join();
     }

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use berth_api::container::LogConfig;
 use berth_api::stream::StreamKind;
@@ -135,13 +135,13 @@ pub fn log_files(path: &Path, max_file: u32) -> Vec<PathBuf> {
     files
 }
 
-/// Reads a container's output until EOF: a pipe line by line into the json-file log and the
-/// live feed; a terminal chunk by chunk into the feed (a prompt has no newline) and line by
+/// Reads a container's output until EOF: a pipe line by line into the json-file log (exec
+/// output has none) and the live feed; a terminal chunk by chunk into the feed (a prompt has no newline) and line by
 /// line into the log.
 pub fn pump(
     output: super::stdio::Output,
-    log: Arc<Mutex<JsonFile>>,
-    feed: broadcast::Sender<Output>,
+    log: Option<&Mutex<JsonFile>>,
+    feed: &broadcast::Sender<Output>,
 ) {
     let stream = match output.kind {
         StreamKind::Stderr => "stderr",
@@ -154,7 +154,7 @@ pub fn pump(
             stream: stream.to_owned(),
             time: time.to_owned(),
         };
-        if let Ok(mut log) = log.lock() {
+        if let Some(Ok(mut log)) = log.map(Mutex::lock) {
             if let Err(err) = log.write(&entry) {
                 tracing::warn!(error = %err, "cannot write container log");
             }

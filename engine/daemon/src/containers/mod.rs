@@ -4,6 +4,7 @@
 
 mod devices;
 pub mod etc_files;
+pub mod exec;
 mod lifecycle;
 pub mod logs;
 mod names;
@@ -52,10 +53,13 @@ pub struct Entry {
     stdio: Mutex<RunningStdio>,
 }
 
+/// What berthd holds of a running container.
 #[derive(Default)]
 struct RunningStdio {
     stdin: Option<std::fs::File>,
     terminal: Option<std::fs::File>,
+    /// The spec it was created from, for exec.
+    spec: Option<Arc<berth_runtime::oci_spec::runtime::Spec>>,
 }
 
 /// Why a terminal resize failed.
@@ -94,9 +98,14 @@ impl Entry {
         }
     }
 
-    /// Keeps (or with `None`, closes) the running container's stdin writer and terminal.
-    fn set_stdio(&self, stdin: Option<std::fs::File>, terminal: Option<std::fs::File>) {
-        *self.running_stdio() = RunningStdio { stdin, terminal };
+    /// Keeps what the running container needs (the default closes it all).
+    fn set_running(&self, running: RunningStdio) {
+        *self.running_stdio() = running;
+    }
+
+    /// The spec of the running container.
+    fn running_spec(&self) -> Option<Arc<berth_runtime::oci_spec::runtime::Spec>> {
+        self.running_stdio().spec.clone()
     }
 
     /// A writer to the running container's stdin, if it has one open.
@@ -175,8 +184,12 @@ pub struct Containers {
     root: PathBuf,
     /// exec-root/containers: runtime bundles.
     bundles: PathBuf,
+    /// exec-root/tty: console sockets, named short for the 108-byte limit of a socket path.
+    consoles: PathBuf,
     runtime: Runtime,
     entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// Exec instances by id.
+    execs: exec::Execs,
     shutting_down: AtomicBool,
 }
 
@@ -200,11 +213,16 @@ impl Containers {
                 }
             }
         }
+        let consoles = exec_root.join("tty");
+        std::fs::create_dir_all(&consoles)
+            .with_context(|| format!("cannot create {}", consoles.display()))?;
         Ok(Containers {
             root,
             bundles,
+            consoles,
             runtime: Runtime::new(exec_root.join("runtime")),
             entries: Mutex::new(entries),
+            execs: Default::default(),
             shutting_down: AtomicBool::new(false),
         })
     }

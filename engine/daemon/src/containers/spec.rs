@@ -4,16 +4,17 @@
 //! the devices module), cgroup limits (under the `berth` parent, or in a systemd scope), bind
 //! mounts, /etc/hosts and friends, and ulimits; `--privileged` lifts the confinement.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 use berth_api::container::{ContainerConfig, Ulimit};
 use berth_runtime::oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
-    LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
+    RootBuilder, Spec, UserBuilder,
 };
 
 use super::record::Record;
@@ -131,7 +132,7 @@ pub fn parse_bind(text: &str) -> Result<Bind> {
 }
 
 /// Resolves `user[:group]` against the container's /etc/passwd and /etc/group.
-fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, String)> {
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, String)> {
     let (user_part, group_part) = match user.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (user, None),
@@ -180,6 +181,25 @@ fn merged_ulimits(defaults: &[Ulimit], container: &[Ulimit]) -> Vec<Ulimit> {
     merged
 }
 
+/// The OCI capability sets (bounding, effective, permitted) for `names` (`CAP_…`).
+pub fn linux_capabilities(names: &BTreeSet<String>) -> Result<LinuxCapabilities> {
+    // oci-spec names capabilities without the CAP_ prefix.
+    let capabilities = names
+        .iter()
+        .map(|name| {
+            Capability::from_str(name.trim_start_matches("CAP_"))
+                .map_err(|_| anyhow::anyhow!("capability {name} is unknown to oci-spec"))
+        })
+        .collect::<Result<HashSet<Capability>>>()?;
+    Ok(LinuxCapabilitiesBuilder::default()
+        .bounding(capabilities.clone())
+        .effective(capabilities.clone())
+        .permitted(capabilities)
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
+        .build()?)
+}
+
 /// Builds the spec for `record` whose rootfs is mounted at `rootfs`, in the cgroup at
 /// `cgroups_path`; its hostname, hosts and resolv.conf files are written into `container_dir`.
 pub fn build(
@@ -217,22 +237,7 @@ pub fn build(
     }
 
     let privileges = security::resolve(host, HostFacts::read())?;
-    // oci-spec names capabilities without the CAP_ prefix.
-    let capabilities = privileges
-        .capabilities
-        .iter()
-        .map(|name| {
-            Capability::from_str(name.trim_start_matches("CAP_"))
-                .map_err(|_| anyhow::anyhow!("capability {name} is unknown to oci-spec"))
-        })
-        .collect::<Result<HashSet<Capability>>>()?;
-    let capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(capabilities.clone())
-        .effective(capabilities.clone())
-        .permitted(capabilities)
-        .inheritable(HashSet::new())
-        .ambient(HashSet::new())
-        .build()?;
+    let capabilities = linux_capabilities(&privileges.capabilities)?;
 
     let mut rlimits = Vec::new();
     for limit in merged_ulimits(default_ulimits, &host.ulimits) {

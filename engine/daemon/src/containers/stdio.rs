@@ -1,4 +1,4 @@
-//! A container's stdio as berthd holds it: pipes for stdout and stderr, or with `Tty` a
+//! The stdio of a container (or of a process exec'd in one) as berthd holds it: pipes for stdout and stderr, or with `Tty` a
 //! pseudo-terminal whose master berth-runtime sends over a console socket; a pipe for stdin
 //! with `OpenStdin` (/dev/null otherwise); and the writer and terminal that attach and resize
 //! use while the container runs.
@@ -48,11 +48,15 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")
 }
 
-/// Makes the pipes, or the console socket in `bundle_dir` when `tty`: the container's ends
+/// Makes the pipes, or with `tty` the console socket at `console_socket`: the process's ends
 /// for the runtime, and the daemon's.
-pub fn prepare(tty: bool, open_stdin: bool, bundle_dir: &Path) -> Result<(CreateOptions, Pending)> {
+pub fn prepare(
+    tty: bool,
+    open_stdin: bool,
+    console_socket: &Path,
+) -> Result<(CreateOptions, Pending)> {
     if tty {
-        let path = bundle_dir.join("tty");
+        let path = console_socket.to_path_buf();
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("cannot listen on {}", path.display()))?;

@@ -10,17 +10,17 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use super::containers::find;
-use super::http::{empty, streaming, ApiError, ApiResult, Query};
+use super::http::{empty, streaming, ApiError, ApiResponse, ApiResult, Query};
 use crate::containers::logs::read_all;
 use crate::containers::logs::Rotation;
 use crate::containers::{Entry, Output};
 use crate::daemon::Daemon;
 
-fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Option<&str>) -> Bytes {
+pub(super) fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Option<&str>) -> Bytes {
     let mut data = Vec::with_capacity(payload.len() + 32);
     if let Some(time) = timestamp {
         data.extend_from_slice(time.as_bytes());
@@ -78,21 +78,7 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
             ))
         });
         if running_or_created && query.flag("stream") {
-            loop {
-                match output.recv().await {
-                    Ok(Output::Line(kind, bytes, _)) => {
-                        if wanted(&query, kind)
-                            && io.write_all(&frame(tty, kind, &bytes, None)).await.is_err()
-                        {
-                            break;
-                        }
-                    }
-                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "attach client too slow: output dropped");
-                    }
-                }
-            }
+            send_output(&mut io, &mut output, tty, |kind| wanted(&query, kind)).await;
         }
         if let Some(stdin) = stdin {
             stdin.abort();
@@ -100,6 +86,12 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
         let _ = io.flush().await;
         let _ = io.shutdown().await;
     });
+    Ok(hijacked(tty))
+}
+
+/// The 101 answer that turns the connection into a raw stream: terminal bytes with `tty`,
+/// multiplexed frames otherwise.
+pub(super) fn hijacked(tty: bool) -> ApiResponse {
     let content_type = if tty {
         RAW_CONTENT_TYPE
     } else {
@@ -111,7 +103,37 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(UPGRADE, HeaderValue::from_static("tcp"));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(response)
+    response
+}
+
+/// Writes output to a hijacked stream until the process ends or the client goes away.
+pub(super) async fn send_output<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    output: &mut broadcast::Receiver<Output>,
+    tty: bool,
+    wanted: impl Fn(StreamKind) -> bool,
+) {
+    loop {
+        match output.recv().await {
+            Ok(Output::Line(kind, bytes, _)) => {
+                if wanted(kind) && io.write_all(&frame(tty, kind, &bytes, None)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "attached client too slow: output dropped");
+            }
+        }
+    }
+}
+
+/// Copies a hijacked stream's input into a process's stdin until the input ends.
+pub(super) async fn copy_input<R: AsyncRead + Unpin>(input: &mut R, stdin: std::fs::File) {
+    let mut stdin = tokio::fs::File::from_std(stdin);
+    if let Err(err) = tokio::io::copy(input, &mut stdin).await {
+        tracing::debug!(error = %err, "attached input ended");
+    }
 }
 
 /// Copies what the attached client sends into the container's stdin, from the moment it
@@ -128,11 +150,7 @@ async fn feed_stdin<R: AsyncRead + Unpin>(entry: Arc<Entry>, mut input: R, close
     let Some(stdin) = entry.stdin() else {
         return;
     };
-    let mut stdin = tokio::fs::File::from_std(stdin);
-    if let Err(err) = tokio::io::copy(&mut input, &mut stdin).await {
-        tracing::debug!(container = entry.id, error = %err, "attach input ended");
-    }
-    drop(stdin);
+    copy_input(&mut input, stdin).await;
     if close_at_end {
         entry.close_stdin();
     }

@@ -277,6 +277,16 @@ pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
 /// `POST /containers/{id}/resize?h=..&w=..`: the size of the container's terminal.
 pub fn resize(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
     let entry = find(daemon, name)?;
+    let (height, width) = terminal_size(query)?;
+    entry.resize(height, width).map_err(|err| match err {
+        ResizeError::Failed(..) => ApiError::internal(err.to_string()),
+        _ => ApiError::conflict(err.to_string()),
+    })?;
+    no_content(StatusCode::OK)
+}
+
+/// The `h` and `w` of a resize request.
+pub fn terminal_size(query: &Query) -> Result<(u16, u16), ApiError> {
     let dimension = |key: &str| -> Result<u16, ApiError> {
         let text = query.get(key).unwrap_or_default();
         text.parse().map_err(|_| {
@@ -285,12 +295,7 @@ pub fn resize(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
             ))
         })
     };
-    let (height, width) = (dimension("h")?, dimension("w")?);
-    entry.resize(height, width).map_err(|err| match err {
-        ResizeError::Failed(..) => ApiError::internal(err.to_string()),
-        _ => ApiError::conflict(err.to_string()),
-    })?;
-    no_content(StatusCode::OK)
+    Ok((dimension("h")?, dimension("w")?))
 }
 
 /// `DELETE /containers/{id}?force=..`.

@@ -3,6 +3,7 @@
 
 mod attach;
 mod containers;
+mod exec;
 pub mod http;
 mod images;
 mod pipe;
@@ -213,6 +214,15 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
     if let Some(rest) = path.strip_prefix("/containers/") {
         return route_container(daemon, &method, rest, query, request).await;
     }
+    if let Some(rest) = path.strip_prefix("/exec/") {
+        let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+        return match (&method, action) {
+            (&Method::POST, "start") => exec::start(daemon, id, request).await,
+            (&Method::POST, "resize") => exec::resize(&daemon, id, &query),
+            (&Method::GET, "json") => exec::inspect(&daemon, id),
+            _ => Err(not_found(&method, &path)),
+        };
+    }
     Err(not_found(&method, &path))
 }
 
@@ -273,6 +283,7 @@ async fn route_container(
         (&Method::POST, "wait") => containers::wait(daemon, id, &query).await,
         (&Method::POST, "attach") => attach::attach(daemon, id, request).await,
         (&Method::POST, "resize") => containers::resize(&daemon, id, &query),
+        (&Method::POST, "exec") => exec::create(daemon, id, request).await,
         (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
         (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,
         _ => Err(not_found(method, &format!("/containers/{rest}"))),
