@@ -1,5 +1,5 @@
-//! Limits enforced by the kernel on a container: memory (OOM kill), pids (fork bomb),
-//! capabilities, seccomp.
+//! Limits enforced by the kernel on a container: memory (OOM kill), devices (cgroup v1 and
+//! the v2 eBPF filter), pids (fork bomb), capabilities, seccomp.
 
 mod common;
 
@@ -37,13 +37,16 @@ fn exceeding_the_memory_limit_is_oom_killed() {
 
 /// `runc spec` denies every device (`a *:* rwm`); the standard nodes stay usable, as under
 /// runc, and anything else stays denied by the devices cgroup.
-#[test]
-fn a_deny_all_device_rule_keeps_the_standard_nodes_usable() {
+/// A bundle with a deny-all device rule (and CAP_MKNOD) whose process uses the standard
+/// nodes, then makes a node for /dev/loop-control (char 10:237, which opens without any
+/// capability) and tries to open it.
+fn deny_all_devices_bundle() -> TestBundle {
     let mut bundle = TestBundle::new(&[
         "sh",
         "-c",
         "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c \
-         && mknod /dev/loopy b 7 0 && ! head -c 1 /dev/loopy 2>/dev/null && echo denied",
+         && mknod /dev/loop-control c 10 237 \
+         && ! dd if=/dev/loop-control of=/dev/null count=0 2>/dev/null && echo denied",
     ]);
     bundle.linux_mut().set_resources(Some(
         LinuxResourcesBuilder::default()
@@ -63,9 +66,44 @@ fn a_deny_all_device_rule_keeps_the_standard_nodes_usable() {
     caps.set_effective(Some(bounding.clone()));
     caps.set_permitted(Some(bounding));
     process.set_capabilities(Some(caps));
-    let (code, stdout, stderr) = run_captured(&bundle);
+    bundle
+}
+
+#[test]
+fn a_deny_all_device_rule_keeps_the_standard_nodes_usable() {
+    let (code, stdout, stderr) = run_captured(&deny_all_devices_bundle());
     assert_eq!(stdout, "4\n4\ndenied\n", "{stderr}");
     assert_eq!(code, 0, "{stderr}");
+}
+
+/// The same on a cgroup v2 host (EL9), where the rules become an eBPF device filter: the
+/// runtime runs in a mount namespace whose /sys/fs/cgroup is the cgroup2 tree.
+#[test]
+fn device_rules_hold_on_cgroup_v2() {
+    let bundle = deny_all_devices_bundle();
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let id = unique_id("devices-v2");
+    let output = std::process::Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup \
+             && exec \"$0\" --root \"$1\" run --bundle \"$2\" \"$3\"",
+            runtime_binary(),
+        ])
+        .arg(root.path())
+        .arg(bundle.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(stdout, "4\n4\ndenied\n", "{stderr}");
+    assert!(output.status.success(), "{stderr}");
 }
 
 #[test]

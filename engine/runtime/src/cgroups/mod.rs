@@ -1,6 +1,7 @@
 //! cgroups with the cgroupfs driver: a container's cgroup directories (one per v1 hierarchy, or
 //! one in the v2 unified tree), its resource limits, its processes, and removal on delete.
 
+mod device_filter;
 mod v1;
 mod v2;
 
@@ -112,7 +113,14 @@ impl Cgroup {
 // f_type's width differs between libcs and architectures.
 #[allow(clippy::unnecessary_cast)]
 fn is_unified() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
+    is_cgroup2(Path::new("/sys/fs/cgroup"))
+}
+
+/// Whether `path` is a cgroup2 mount.
+// f_type is i64 on x86_64 but narrower on some architectures.
+#[allow(clippy::unnecessary_cast)]
+fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
         .is_ok_and(|fs| fs.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
 }
 

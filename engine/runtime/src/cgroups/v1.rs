@@ -199,7 +199,7 @@ pub(super) fn pids_max(limit: i64) -> String {
 /// one still needs its own rule), the standard nodes the runtime creates in /dev (null, zero,
 /// full, random, urandom, tty), /dev/ptmx and /dev/pts/*, and /dev/net/tun. Without them a
 /// spec that denies all devices (as `runc spec` writes) could not even get its /dev/null.
-const DEFAULT_DEVICE_RULES: [&str; 11] = [
+pub(super) const DEFAULT_DEVICE_RULES: [&str; 11] = [
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",

@@ -1,12 +1,14 @@
 //! cgroup v2 (the unified tree): enabling controllers down the path and writing memory, cpu,
-//! cpuset, pids and `unified` limits.
+//! cpuset, pids and `unified` limits, and the device rules as an eBPF filter.
 
 use std::fs;
 use std::path::Path;
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{make_dir, v1::pids_max, write, Cgroup, Dir};
+use super::device_filter::{self, Rule};
+use super::v1::{pids_max, DEFAULT_DEVICE_RULES};
+use super::{make_dir, write, Cgroup, Dir};
 use crate::error::{Error, Result};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -112,6 +114,20 @@ fn apply(path: &Path, resources: &LinuxResources) -> Result<()> {
     }
     if let Some(pids) = resources.pids() {
         write(path, "pids.max", &pids_max(pids.limit()))?;
+    }
+    let devices = resources.devices().as_deref().unwrap_or_default();
+    if !devices.is_empty() {
+        // The spec's rules, then the standard nodes (as on v1), as an eBPF filter.
+        let rules: Vec<Rule> = devices
+            .iter()
+            .map(Rule::from_oci)
+            .chain(
+                DEFAULT_DEVICE_RULES
+                    .iter()
+                    .filter_map(|text| Rule::allowing(text)),
+            )
+            .collect();
+        device_filter::attach(path, &rules)?;
     }
     for (file, value) in resources.unified().iter().flatten() {
         if file.contains('/') || file.starts_with('.') {
