@@ -444,3 +444,69 @@ fn without_a_pid_namespace_run_reaps_and_kills_what_init_leaves() {
     let rootfs = bundle.rootfs().canonicalize().unwrap();
     assert_eq!(processes_rooted_in(&rootfs), Vec::<String>::new());
 }
+
+#[test]
+fn exec_runs_in_a_running_container() {
+    let mut bundle = TestBundle::new(&["sleep", "30"]);
+    bundle.spec.set_hostname(Some("cli-exec".to_owned()));
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let id = unique_id("cli-exec");
+    let bundle_path = bundle.path().to_str().unwrap();
+    assert!(cli(root.path(), &["create", "--bundle", bundle_path, &id])
+        .status
+        .success());
+    assert!(cli(root.path(), &["start", &id]).status.success());
+
+    let output = cli(
+        root.path(),
+        &[
+            "exec",
+            "--env",
+            "A=b",
+            "--cwd",
+            "/tmp",
+            "--user",
+            "1000:1000",
+            &id,
+            "sh",
+            "-c",
+            "echo $A $(pwd) $(id -u):$(id -g) $(hostname); exit 3",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "b /tmp 1000:1000 cli-exec\n");
+
+    let process = bundle.path().join("process.json");
+    std::fs::write(
+        &process,
+        r#"{"args":["sh","-c","echo from process.json"],"cwd":"/","env":["PATH=/bin"],
+            "user":{"uid":0,"gid":0}}"#,
+    )
+    .unwrap();
+    let output = cli(
+        root.path(),
+        &["exec", "--process", process.to_str().unwrap(), &id],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "from process.json\n");
+
+    let missing = cli(root.path(), &["exec", &id, "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no-such-program"),
+        "{}",
+        stderr(&missing)
+    );
+    let unknown = cli(root.path(), &["exec", "nobody-here", "true"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("nobody-here"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    assert!(cli(root.path(), &["delete", "--force", &id])
+        .status
+        .success());
+}

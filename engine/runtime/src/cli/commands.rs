@@ -34,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             return super::run::run(&runtime, &args.id, &bundle, options);
         }
         Command::List { format, quiet } => list(&runtime.list()?, format, quiet)?,
+        Command::Exec(args) => return super::exec::exec(&runtime, args),
     }
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! options, and the dispatch that maps each command's result to an exit code.
 
 mod commands;
+mod exec;
 mod logging;
 mod run;
 
@@ -86,6 +87,8 @@ pub enum Command {
     },
     /// Create, start and wait for a container, then delete it; exits with its exit code.
     Run(CreateArgs),
+    /// Run another process in a running container; exits with its exit code.
+    Exec(exec::ExecArgs),
     /// List containers.
     List {
         /// Output format.

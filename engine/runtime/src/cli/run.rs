@@ -1,4 +1,4 @@
-//! `run` in the foreground: the runtime becomes a child subreaper, forwards the signals it
+//! `run` (and `exec`) in the foreground: the runtime becomes a child subreaper, forwards the signals it
 //! gets to the container, reaps orphans while it waits, and exits with the container's code.
 
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -34,16 +34,7 @@ pub fn run(runtime: &Runtime, id: &str, bundle: &Bundle, options: CreateOptions)
     // SAFETY: PR_SET_CHILD_SUBREAPER takes 1; orphans of the container then become ours.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let container = runtime.create(id, bundle, options)?;
-    FORWARD_TO.store(container.pid(), Ordering::Relaxed);
-    let action = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for signal in FORWARDED {
-        // SAFETY: the handler only calls kill.
-        unsafe { sigaction(signal, &action) }?;
-    }
+    forward_signals_to(container.pid())?;
     if let Err(err) = runtime.start(id) {
         let _ = runtime.delete(id, true);
         return Err(err.into());
@@ -54,8 +45,23 @@ pub fn run(runtime: &Runtime, id: &str, bundle: &Bundle, options: CreateOptions)
     Ok(status?.code())
 }
 
+/// Forwards the signals a foreground runtime gets to `pid` from now on.
+pub fn forward_signals_to(pid: i32) -> Result<()> {
+    FORWARD_TO.store(pid, Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in FORWARDED {
+        // SAFETY: the handler only calls kill.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
 /// Waits for `pid`, reaping any other child (re-parented orphans) on the way.
-fn wait_reaping(pid: i32) -> Result<ExitStatus> {
+pub fn wait_reaping(pid: i32) -> Result<ExitStatus> {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(status) if status.pid() == Some(Pid::from_raw(pid)) => {
