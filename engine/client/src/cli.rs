@@ -77,6 +77,8 @@ pub enum Command {
     Create(CreateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -338,6 +340,18 @@ pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short, long)]
     pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The running container to attach to
+    pub container: String,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,7 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Run(args) => commands::run::run(client, args).await,
         Command::Create(args) => commands::run::create(client, args).await,
         Command::Exec(args) => commands::exec::exec(client, args).await,
+        Command::Attach(args) => commands::attach::attach(client, args).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,
         Command::Logs(args) => commands::containers::logs(client, args).await,
         Command::Inspect(args) => commands::containers::inspect(client, args).await,

@@ -1,7 +1,7 @@
 //! Interactive containers through berthd: `run -i` feeds stdin and closes it at the client's
 //! EOF, `run -t` gives the container a pseudo-terminal, and `run -it` and `exec -it` on a
-//! real terminal (a pty this test opens) pass keys in and follow its size, with the real
-//! docker CLI and with berth.
+//! real terminal (a pty this test opens) pass keys in and follow its size; `start -ai` and
+//! `attach` join a container's stdio; all with the real docker CLI and with berth.
 
 mod support;
 
@@ -318,4 +318,69 @@ fn exec_it_on_a_terminal() {
         client.args(["exec", "-it", "box", "sh", "-c", SESSION]);
         interactive_terminal_session(client);
     }
+}
+
+#[test]
+fn start_ai_and_attach() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    // create -i, then start -ai with piped input: docker's and berth's.
+    for (mut client, name) in [
+        (daemon.docker(), "made-by-docker"),
+        (daemon.berth(), "made-by-berth"),
+    ] {
+        ok(daemon
+            .berth()
+            .args([
+                "create",
+                "-i",
+                "--name",
+                name,
+                "hello-world",
+                "sh",
+                "-c",
+                "cat; exit 6",
+            ])
+            .output()
+            .unwrap());
+        client.args(["start", "-ai", name]);
+        let output = with_input(client, b"piped in\n");
+        assert_eq!(
+            output.status.code(),
+            Some(6),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "piped in\n");
+    }
+    // attach to a running -it container from a terminal.
+    ok(daemon
+        .berth()
+        .args(["run", "-dit", "--name", "shell", "hello-world", "sh"])
+        .output()
+        .unwrap());
+    for (mut client, marker) in [(daemon.docker(), "docker"), (daemon.berth(), "berth")] {
+        client.args(["attach", "shell"]);
+        let mut session = OnTerminal::spawn(client, 24, 80);
+        // The shell's answer, not the echo of the typed line, carries "via:NAME".
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !session.screen().contains(&format!("via:{marker}")) {
+            assert!(Instant::now() < deadline, "no shell:\n{}", session.screen());
+            session.type_keys(&format!("echo via:$((1+1)){marker} | tr -d 2\r"));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Leave without stopping the container (no detach keys): end the client.
+        support::signal(session.child.id(), libc::SIGKILL);
+        wait_exit(&mut session.child, Duration::from_secs(20));
+    }
+    let mut client = daemon.berth();
+    client.args(["attach", "shell"]);
+    let mut session = OnTerminal::spawn(client, 24, 80);
+    std::thread::sleep(Duration::from_millis(300));
+    session.type_keys("exit 4\r");
+    let code = wait_exit(&mut session.child, Duration::from_secs(20));
+    assert_eq!(code, 4, "{}", session.screen());
+    let refused = daemon.berth().args(["attach", "shell"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("start it first"));
 }

@@ -31,8 +31,11 @@ where
 
 /// `berth start`.
 pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
-    if args.attach {
-        anyhow::bail!("berth start --attach: use `berth logs -f` after start instead");
+    if args.attach || args.interactive {
+        let [name] = args.containers.as_slice() else {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        };
+        return super::attach::start_attached(client, name, args.interactive).await;
     }
     for_each(&args.containers, |name| async move {
         client

@@ -1,5 +1,6 @@
 //! The `berth` commands, one module per area; each returns the process exit code.
 
+pub mod attach;
 pub mod containers;
 pub mod exec;
 pub mod images;

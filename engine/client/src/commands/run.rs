@@ -237,7 +237,8 @@ async fn pull_to_stderr(client: &Client, image: &str) -> Result<()> {
 
 /// `berth create`.
 pub async fn create(client: &Client, args: CreateArgs) -> Result<i32> {
-    let id = create_container(client, &args.container, false).await?;
+    // As docker create: attached streams by default, for a later `start -a`.
+    let id = create_container(client, &args.container, true).await?;
     println!("{id}");
     Ok(0)
 }

@@ -1,0 +1,89 @@
+//! `berth attach` and `berth start -a [-i]`: our stdio joined to a container's, as docker does
+//! it (raw mode and resizes with a terminal), until the container's output ends; the exit code
+//! is the container's.
+
+use anyhow::{anyhow, bail, Result};
+use berth_api::container::{ContainerInspect, WaitResponse};
+use hyper::Method;
+use hyper_util::rt::TokioIo;
+
+use super::run::{copy_input, copy_output, follow_terminal_size_at};
+use crate::cli::AttachArgs;
+use crate::terminal;
+use crate::transport::{check, encode, read_json, Client};
+
+/// `berth attach`.
+pub async fn attach(client: &Client, args: AttachArgs) -> Result<i32> {
+    let inspect: ContainerInspect = client
+        .get_json(&format!("/containers/{}/json", encode(&args.container)))
+        .await?;
+    if !inspect.state.running {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    let stdin = inspect.config.open_stdin && !args.no_stdin;
+    session(client, &inspect, stdin, false).await
+}
+
+/// `berth start -a [-i] CONTAINER`: attached before it starts, so no output is missed.
+pub async fn start_attached(client: &Client, name: &str, interactive: bool) -> Result<i32> {
+    let inspect: ContainerInspect = client
+        .get_json(&format!("/containers/{}/json", encode(name)))
+        .await?;
+    let stdin = interactive && inspect.config.open_stdin;
+    session(client, &inspect, stdin, true).await
+}
+
+async fn session(
+    client: &Client,
+    container: &ContainerInspect,
+    stdin: bool,
+    start: bool,
+) -> Result<i32> {
+    let tty = container.config.tty;
+    if tty && stdin && !terminal::stdin_is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return Ok(1);
+    }
+    let id = &container.id;
+    let stdin_query = if stdin { "&stdin=1" } else { "" };
+    let response = client
+        .send(
+            Method::POST,
+            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin_query}"),
+            None,
+            true,
+        )
+        .await?;
+    let upgraded = hyper::upgrade::on(check(response).await?)
+        .await
+        .map_err(|err| anyhow!("attach failed: {err}"))?;
+    let (output, input) = tokio::io::split(TokioIo::new(upgraded));
+    let copier = tokio::spawn(copy_output(output, tty));
+    let raw_mode = (tty && stdin).then(terminal::RawMode::enable).flatten();
+    let feeder = stdin.then(|| tokio::spawn(copy_input(input)));
+    if start {
+        if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
+            drop(raw_mode);
+            copier.abort();
+            return Err(err);
+        }
+    }
+    let resize_path = format!("/containers/{id}/resize");
+    let resizer = tty.then(|| tokio::spawn(follow_terminal_size_at(client.clone(), resize_path)));
+    let copied = copier.await;
+    for task in [feeder, resizer].into_iter().flatten() {
+        task.abort();
+    }
+    drop(raw_mode);
+    copied.map_err(|err| anyhow!("output copy failed: {err}"))??;
+    // The output ended with the process: its exit code is recorded by now.
+    let wait = client
+        .call(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition=not-running"),
+            None,
+        )
+        .await?;
+    let answer: WaitResponse = read_json(wait).await?;
+    Ok(answer.status_code as i32)
+}
