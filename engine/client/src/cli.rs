@@ -79,6 +79,10 @@ pub enum Command {
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -343,6 +347,13 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,8 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Create(args) => commands::run::create(client, args).await,
         Command::Exec(args) => commands::exec::exec(client, args).await,
         Command::Attach(args) => commands::attach::attach(client, args).await,
+        Command::Pause(args) => commands::lifecycle::pause(client, args, true).await,
+        Command::Unpause(args) => commands::lifecycle::pause(client, args, false).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,
         Command::Logs(args) => commands::containers::logs(client, args).await,
         Command::Inspect(args) => commands::containers::inspect(client, args).await,

@@ -1,6 +1,6 @@
 //! `docker exec` and `berth exec` against berthd: output, stderr and exit codes, stdin with
 //! `-i`, user, workdir and env, detached execs, the container's namespaces, and refusals (a
-//! missing program, a stopped container, an unknown exec id).
+//! missing program, a stopped container, an unknown exec id); pause and unpause.
 
 mod support;
 
@@ -193,4 +193,75 @@ fn exec_refusals_name_the_problem() {
             text(&output.stderr)
         );
     }
+}
+
+#[test]
+fn pause_and_unpause_freeze_the_container() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(
+        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
+        &[],
+    );
+    ok(daemon
+        .berth()
+        .args(["run", "-d", "--name", "ticker", "hello-world"])
+        .args(["sh", "-c", "while :; do echo tick; sleep 0.05; done"])
+        .output()
+        .unwrap());
+    let ticks = || {
+        let logs = ok(daemon.berth().args(["logs", "ticker"]).output().unwrap());
+        logs.lines().count()
+    };
+    ok(daemon.docker().args(["pause", "ticker"]).output().unwrap());
+    let frozen = ticks();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(ticks(), frozen, "the container printed while paused");
+    let inspect = daemon
+        .request("GET", "/containers/ticker/json", None)
+        .json();
+    assert_eq!(inspect["State"]["Status"], "paused");
+    assert_eq!(inspect["State"]["Paused"], true);
+    assert_eq!(inspect["State"]["Running"], true);
+    let ps = ok(daemon.docker().args(["ps"]).output().unwrap());
+    assert!(ps.contains("(Paused)"), "{ps}");
+    let again = daemon.request("POST", "/containers/ticker/pause", None);
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.text().contains("already paused"));
+    let exec = daemon
+        .docker()
+        .args(["exec", "ticker", "true"])
+        .output()
+        .unwrap();
+    assert!(!exec.status.success());
+    assert!(
+        text(&exec.stderr).contains("is paused"),
+        "{}",
+        text(&exec.stderr)
+    );
+
+    ok(daemon.berth().args(["unpause", "ticker"]).output().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ticks() == frozen {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still frozen after unpause"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let not_paused = daemon.request("POST", "/containers/ticker/unpause", None);
+    assert_eq!(not_paused.status, 409, "{}", not_paused.text());
+
+    // A paused container still stops.
+    ok(daemon.berth().args(["pause", "ticker"]).output().unwrap());
+    let stop = daemon
+        .docker()
+        .args(["stop", "-t", "1", "ticker"])
+        .output()
+        .unwrap();
+    assert!(stop.status.success(), "{}", text(&stop.stderr));
+    let inspect = daemon
+        .request("GET", "/containers/ticker/json", None)
+        .json();
+    assert_eq!(inspect["State"]["Status"], "exited", "{inspect}");
+    assert_eq!(inspect["State"]["Paused"], false);
 }

@@ -27,6 +27,8 @@ pub enum Status {
     Created,
     /// The user process is running.
     Running,
+    /// Its processes are frozen (`pause`).
+    Paused,
     /// The container process has exited.
     Stopped,
 }
@@ -37,6 +39,7 @@ impl fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -126,6 +129,8 @@ impl Record {
     pub fn status(&self) -> Status {
         if !self.init_alive() {
             Status::Stopped
+        } else if self.started && self.cgroup.is_frozen() {
+            Status::Paused
         } else if self.started {
             Status::Running
         } else {

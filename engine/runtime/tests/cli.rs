@@ -510,3 +510,78 @@ fn exec_runs_in_a_running_container() {
         .status
         .success());
 }
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let bundle = TestBundle::new(&[
+        "sh",
+        "-c",
+        "while :; do date +%s%N > /tmp/tick; sleep 0.01; done",
+    ]);
+    bundle.write_config();
+    let root = tempfile::tempdir().unwrap();
+    let id = unique_id("pause");
+    let bundle_path = bundle.path().to_str().unwrap();
+    let mut writable = bundle.spec.clone();
+    writable
+        .root_mut()
+        .as_mut()
+        .unwrap()
+        .set_readonly(Some(false));
+    std::fs::write(
+        bundle.path().join("config.json"),
+        serde_json::to_vec(&writable).unwrap(),
+    )
+    .unwrap();
+    assert!(cli(root.path(), &["create", "--bundle", bundle_path, &id])
+        .status
+        .success());
+    let refused = cli(root.path(), &["pause", &id]);
+    assert!(
+        stderr(&refused).contains("created: cannot pause"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(cli(root.path(), &["start", &id]).status.success());
+    let tick = bundle.rootfs().join("tmp/tick");
+    let read_tick = || std::fs::read_to_string(&tick).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while read_tick().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop never ticked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+
+    let paused = cli(root.path(), &["pause", &id]);
+    assert!(paused.status.success(), "{}", stderr(&paused));
+    assert!(stdout(&cli(root.path(), &["state", &id])).contains("\"status\": \"paused\""));
+    let frozen_at = read_tick();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(read_tick(), frozen_at, "the container ran while paused");
+    let again = cli(root.path(), &["pause", &id]);
+    assert!(
+        stderr(&again).contains("paused: cannot pause"),
+        "{}",
+        stderr(&again)
+    );
+
+    assert!(cli(root.path(), &["resume", &id]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while read_tick() == frozen_at {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container stayed frozen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(stdout(&cli(root.path(), &["state", &id])).contains("\"status\": \"running\""));
+    // A paused container can still be deleted by force.
+    assert!(cli(root.path(), &["pause", &id]).status.success());
+    let deleted = cli(root.path(), &["delete", "--force", &id]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    for dir in cgroup_dirs(&id) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}

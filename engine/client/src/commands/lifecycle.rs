@@ -6,7 +6,7 @@ use anyhow::Result;
 use berth_api::container::WaitResponse;
 use hyper::Method;
 
-use crate::cli::{KillArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use crate::cli::{KillArgs, PauseArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
 use crate::transport::{encode, read_json, Client};
 
 /// Runs `action` for every name, printing the name on success and the error otherwise.
@@ -58,6 +58,18 @@ pub async fn stop(client: &Client, args: StopArgs, restart: bool) -> Result<i32>
                 .await?;
             Ok(Some(name))
         }
+    })
+    .await
+}
+
+/// `berth pause` and `berth unpause`.
+pub async fn pause(client: &Client, args: PauseArgs, paused: bool) -> Result<i32> {
+    let verb = if paused { "pause" } else { "unpause" };
+    for_each(&args.containers, |name| async move {
+        client
+            .post_empty(&format!("/containers/{}/{verb}", encode(&name)))
+            .await?;
+        Ok(Some(name))
     })
     .await
 }

@@ -24,6 +24,8 @@ pub enum ExecError {
     NotRunning(String),
     #[error("exec {0} has already been started")]
     AlreadyStarted(String),
+    #[error("Container {0} is paused, unpause the container before exec")]
+    Paused(String),
     #[error("No exec command specified")]
     NoCommand,
     #[error("{0:#}")]
@@ -127,8 +129,12 @@ impl Containers {
         entry: &Arc<Entry>,
         config: ExecConfig,
     ) -> Result<Arc<Exec>, ExecError> {
-        if !entry.record().state.running() {
+        let state = entry.record().state;
+        if !state.running() {
             return Err(ExecError::NotRunning(entry.id.clone()));
+        }
+        if state.paused {
+            return Err(ExecError::Paused(entry.id.clone()));
         }
         if config.cmd.is_empty() {
             return Err(ExecError::NoCommand);

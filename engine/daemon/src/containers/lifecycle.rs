@@ -180,6 +180,7 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
     let restart = should_restart(daemon, &record, exit_code);
     entry.update(&containers.dir(&id), |record| {
         record.state.status = if restart { "restarting" } else { "exited" }.to_owned();
+        record.state.paused = false;
         record.state.pid = 0;
         record.state.exit_code = exit_code;
         record.state.finished_at = now();
@@ -230,11 +231,25 @@ async fn wait_stopped(entry: &Entry, timeout: Duration) -> bool {
 }
 
 /// Sends a signal through the runtime.
+/// Signals the container's init; a paused container is thawed after, so the signal lands.
 async fn signal(daemon: &Arc<Daemon>, id: &str, signal: Signal) -> Result<()> {
     let (daemon, id) = (Arc::clone(daemon), id.to_owned());
-    tokio::task::spawn_blocking(move || daemon.containers.runtime.kill(&id, signal, false))
-        .await
-        .map_err(|err| anyhow!("kill task failed: {err}"))??;
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let runtime = &daemon.containers.runtime;
+        runtime.kill(&id, signal, false)?;
+        let Some(entry) = daemon.containers.find(&id) else {
+            return Ok(());
+        };
+        if entry.record().state.paused {
+            runtime.resume(&id)?;
+            entry.update(&daemon.containers.dir(&id), |record| {
+                record.state.paused = false
+            });
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|err| anyhow!("kill task failed: {err}"))??;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod exec;
 mod lifecycle;
 pub mod logs;
 mod names;
+pub mod pause;
 mod record;
 pub mod security;
 pub mod spec;

@@ -83,12 +83,24 @@ pub struct RunState {
     pub finished_at: String,
     /// Stopped by the user (unless-stopped does not restart it).
     pub stopped_by_user: bool,
+    /// Frozen by `pause` (while "running").
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl RunState {
-    /// Whether the process runs.
+    /// Whether the process runs (paused or not).
     pub fn running(&self) -> bool {
         self.status == "running"
+    }
+
+    /// The status as docker shows it: "paused" for a paused running container.
+    pub fn shown_status(&self) -> &str {
+        if self.running() && self.paused {
+            "paused"
+        } else {
+            &self.status
+        }
     }
 }
 
@@ -151,6 +163,9 @@ impl Record {
                 .unwrap_or_else(|| "Less than a second".to_owned())
         };
         match self.state.status.as_str() {
+            "running" if self.state.paused => {
+                format!("Up {} (Paused)", since(&self.state.started_at))
+            }
             "running" => format!("Up {}", since(&self.state.started_at)),
             "restarting" => format!(
                 "Restarting ({}) {} ago",
@@ -197,7 +212,7 @@ impl Record {
                 .unwrap_or(0),
             ports: Vec::new(),
             labels: self.config.labels.clone(),
-            state: self.state.status.clone(),
+            state: self.state.shown_status().to_owned(),
             status: self.status_text(),
             host_config: SummaryHostConfig {
                 network_mode: self.host_config.network_mode.clone(),
@@ -224,9 +239,9 @@ impl Record {
             path: self.path.clone(),
             args: self.args.clone(),
             state: ContainerState {
-                status: state.status.clone(),
+                status: state.shown_status().to_owned(),
                 running: state.running(),
-                paused: false,
+                paused: state.paused,
                 restarting: state.status == "restarting",
                 oom_killed: false,
                 dead: state.status == "dead",

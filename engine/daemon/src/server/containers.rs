@@ -274,6 +274,18 @@ pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
     no_content(StatusCode::NO_CONTENT)
 }
 
+/// `POST /containers/{id}/pause` and `/unpause`.
+pub async fn set_paused(daemon: Arc<Daemon>, name: &str, paused: bool) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    containers::pause::set_paused(&daemon, &entry, paused)
+        .await
+        .map_err(|err| match err {
+            containers::pause::PauseError::Failed(_) => ApiError::internal(err.to_string()),
+            _ => ApiError::conflict(err.to_string()),
+        })?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
 /// `POST /containers/{id}/resize?h=..&w=..`: the size of the container's terminal.
 pub fn resize(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
     let entry = find(daemon, name)?;

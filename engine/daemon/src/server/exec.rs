@@ -20,7 +20,7 @@ use crate::daemon::Daemon;
 
 fn exec_error(err: ExecError) -> ApiError {
     match err {
-        ExecError::NotRunning(_) | ExecError::AlreadyStarted(_) => {
+        ExecError::NotRunning(_) | ExecError::AlreadyStarted(_) | ExecError::Paused(_) => {
             ApiError::conflict(err.to_string())
         }
         ExecError::NoCommand | ExecError::Invalid(_) => ApiError::bad_request(err.to_string()),

@@ -181,9 +181,11 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
         (&Method::GET, "/info") => {
             let records: Vec<_> = daemon.containers.all().iter().map(|e| e.record()).collect();
             let running = records.iter().filter(|r| r.state.running()).count() as u64;
+            let paused = records.iter().filter(|r| r.state.paused).count() as u64;
             let counts = system::Counts {
                 containers: records.len() as u64,
-                running,
+                running: running - paused,
+                paused,
                 stopped: records.len() as u64 - running,
                 images: daemon
                     .images
@@ -284,6 +286,8 @@ async fn route_container(
         (&Method::POST, "attach") => attach::attach(daemon, id, request).await,
         (&Method::POST, "resize") => containers::resize(&daemon, id, &query),
         (&Method::POST, "exec") => exec::create(daemon, id, request).await,
+        (&Method::POST, "pause") => containers::set_paused(daemon, id, true).await,
+        (&Method::POST, "unpause") => containers::set_paused(daemon, id, false).await,
         (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
         (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,
         _ => Err(not_found(method, &format!("/containers/{rest}"))),

@@ -77,6 +77,7 @@ pub fn version() -> ApiResult {
 pub struct Counts {
     pub containers: u64,
     pub running: u64,
+    pub paused: u64,
     pub stopped: u64,
     pub images: u64,
 }
@@ -112,7 +113,7 @@ pub fn info(daemon: &Daemon, counts: Counts) -> ApiResult {
         id: daemon.id.clone(),
         containers: counts.containers,
         containers_running: counts.running,
-        containers_paused: 0,
+        containers_paused: counts.paused,
         containers_stopped: counts.stopped,
         images: counts.images,
         driver: config.storage_driver.clone(),

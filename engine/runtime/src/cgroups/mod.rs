@@ -85,6 +85,56 @@ impl Cgroup {
         Vec::new()
     }
 
+    /// Freezes (or thaws) every process in the cgroup: v2's `cgroup.freeze`, v1's freezer.
+    /// Returns once the kernel reports the change done.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let (dir, file, value) = self.freezer(frozen)?;
+        write(dir, file, value)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.is_frozen() != frozen {
+            if std::time::Instant::now() >= deadline {
+                return Err(crate::Error::Init(format!(
+                    "{} did not reach {value:?} within 10 s",
+                    dir.join(file).display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    /// Whether the cgroup is frozen.
+    pub fn is_frozen(&self) -> bool {
+        let Ok((dir, _, _)) = self.freezer(true) else {
+            return false;
+        };
+        if self.unified {
+            fs::read_to_string(dir.join("cgroup.events"))
+                .is_ok_and(|events| events.lines().any(|line| line == "frozen 1"))
+        } else {
+            fs::read_to_string(dir.join("freezer.state"))
+                .is_ok_and(|state| state.trim() == "FROZEN")
+        }
+    }
+
+    /// The directory, file and value that freeze or thaw the cgroup.
+    fn freezer(&self, frozen: bool) -> Result<(&Path, &'static str, &'static str)> {
+        if self.unified {
+            let dir = self.dirs.first().ok_or_else(no_freezer)?;
+            return Ok((&dir.path, "cgroup.freeze", if frozen { "1" } else { "0" }));
+        }
+        let dir = self
+            .dirs
+            .iter()
+            .find(|dir| dir.hierarchy.split(',').any(|name| name == "freezer"))
+            .ok_or_else(no_freezer)?;
+        Ok((
+            &dir.path,
+            "freezer.state",
+            if frozen { "FROZEN" } else { "THAWED" },
+        ))
+    }
+
     /// Removes the directories the runtime created, retrying while the kernel still counts
     /// exiting processes.
     pub fn remove(&self) {
@@ -110,8 +160,6 @@ impl Cgroup {
     }
 }
 
-// f_type's width differs between libcs and architectures.
-#[allow(clippy::unnecessary_cast)]
 fn is_unified() -> bool {
     is_cgroup2(Path::new("/sys/fs/cgroup"))
 }
@@ -122,6 +170,10 @@ fn is_unified() -> bool {
 fn is_cgroup2(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
         .is_ok_and(|fs| fs.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+}
+
+fn no_freezer() -> crate::Error {
+    crate::Error::Init("the container has no freezer cgroup".to_owned())
 }
 
 /// Makes `path` and any missing parents; tells whether the leaf was new.

@@ -35,6 +35,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::List { format, quiet } => list(&runtime.list()?, format, quiet)?,
         Command::Exec(args) => return super::exec::exec(&runtime, args),
+        Command::Pause { id } => runtime.pause(&id)?,
+        Command::Resume { id } => runtime.resume(&id)?,
     }
     Ok(0)
 }

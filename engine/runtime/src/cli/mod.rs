@@ -89,6 +89,16 @@ pub enum Command {
     Run(CreateArgs),
     /// Run another process in a running container; exits with its exit code.
     Exec(exec::ExecArgs),
+    /// Freeze every process of a running container.
+    Pause {
+        /// The container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// The container id.
+        id: String,
+    },
     /// List containers.
     List {
         /// Output format.

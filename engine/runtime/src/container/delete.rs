@@ -21,7 +21,7 @@ impl Runtime {
         let state_dir = self.root.join(id);
         let record = Record::load(&state_dir, id)?;
         let status = record.status();
-        if status == Status::Running && !force {
+        if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(Error::InvalidStatus {
                 id: id.to_owned(),
                 status: status.to_string(),
@@ -30,6 +30,10 @@ impl Runtime {
         }
         if status != Status::Stopped {
             let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+        }
+        if status == Status::Paused {
+            // Frozen processes (v1) only die once thawed.
+            let _ = record.cgroup.set_frozen(false);
         }
         wait_gone(&record);
         if !record.own_pid_namespace {

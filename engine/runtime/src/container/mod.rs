@@ -1,11 +1,12 @@
 //! The container operations, one file each, as methods of [`crate::Runtime`]: create, start,
-//! state and list, kill, wait, delete, run (all of them in a row), and exec (another process
-//! in a running container).
+//! state and list, kill, wait, delete, run (all of them in a row), exec (another process
+//! in a running container), and pause and resume.
 
 mod create;
 mod delete;
 mod exec;
 mod kill;
+mod pause;
 mod run;
 mod start;
 mod state;
