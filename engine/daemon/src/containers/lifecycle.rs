@@ -13,7 +13,7 @@ use berth_runtime::{Bundle, Signal};
 
 use super::logs::{self, JsonFile, Output, Rotation};
 use super::record::now;
-use super::{spec, stdio, systemd, Entry, RunningStdio};
+use super::{spec, stdio, systemd, Entry, Running};
 use crate::config::CgroupDriver;
 use crate::daemon::Daemon;
 
@@ -107,7 +107,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
                 logs::pump(output, Some(&log), &feed)
             }));
         }
-        entry.set_running(RunningStdio {
+        entry.set_running(Running {
             stdin: attached.stdin,
             terminal: attached.terminal,
             spec: Some(spec),
@@ -121,7 +121,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             Ok(())
         };
         if let Err(err) = scope_then_start() {
-            entry.set_running(RunningStdio::default());
+            entry.set_running(Running::default());
             let _ = containers.runtime.kill(&id, Signal::SIGKILL, true);
             let _ = containers.runtime.wait(&id);
             let _ = containers.runtime.delete(&id, true);
@@ -164,7 +164,7 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
             255
         }
     };
-    entry.set_running(RunningStdio::default());
+    entry.set_running(Running::default());
     for pump in pumps {
         let _ = pump.join();
     }

@@ -50,13 +50,14 @@ pub struct Entry {
     feed: broadcast::Sender<Output>,
     /// Serializes start, stop and remove.
     pub operation: tokio::sync::Mutex<()>,
-    /// While it runs: the writer to its stdin (with `OpenStdin` or `Tty`) and its terminal.
-    stdio: Mutex<RunningStdio>,
+    /// While it runs: the writer to its stdin (with `OpenStdin` or `Tty`), its terminal and
+    /// its spec.
+    running: Mutex<Running>,
 }
 
 /// What berthd holds of a running container.
 #[derive(Default)]
-struct RunningStdio {
+struct Running {
     stdin: Option<std::fs::File>,
     terminal: Option<std::fs::File>,
     /// The spec it was created from, for exec.
@@ -88,30 +89,30 @@ impl Entry {
             phase: watch::Sender::new(phase),
             feed: broadcast::channel(1024).0,
             operation: tokio::sync::Mutex::new(()),
-            stdio: Mutex::new(RunningStdio::default()),
+            running: Mutex::new(Running::default()),
         })
     }
 
-    fn running_stdio(&self) -> std::sync::MutexGuard<'_, RunningStdio> {
-        match self.stdio.lock() {
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        match self.running.lock() {
             Ok(stdio) => stdio,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
     /// Keeps what the running container needs (the default closes it all).
-    fn set_running(&self, running: RunningStdio) {
-        *self.running_stdio() = running;
+    fn set_running(&self, running: Running) {
+        *self.running() = running;
     }
 
     /// The spec of the running container.
     fn running_spec(&self) -> Option<Arc<berth_runtime::oci_spec::runtime::Spec>> {
-        self.running_stdio().spec.clone()
+        self.running().spec.clone()
     }
 
     /// A writer to the running container's stdin, if it has one open.
     pub fn stdin(&self) -> Option<std::fs::File> {
-        let stdio = self.running_stdio();
+        let stdio = self.running();
         stdio
             .stdin
             .as_ref()
@@ -121,12 +122,12 @@ impl Entry {
     /// Closes the container's stdin (`StdinOnce` after the first attach ends). Writers handed
     /// out by [`Entry::stdin`] must be dropped too for the process to see EOF.
     pub fn close_stdin(&self) {
-        self.running_stdio().stdin = None;
+        self.running().stdin = None;
     }
 
     /// Resizes the running container's terminal.
     pub fn resize(&self, height: u16, width: u16) -> Result<(), ResizeError> {
-        let stdio = self.running_stdio();
+        let stdio = self.running();
         if !self.record().state.running() {
             return Err(ResizeError::NotRunning(self.id.clone()));
         }
