@@ -35,6 +35,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("gpg", "gnupg"),
     ("hyperfine", "hyperfine"),
     ("time", "time"),
+    ("ps", "procps"),
 ];
 
 #[derive(clap::Args)]

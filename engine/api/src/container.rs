@@ -288,6 +288,16 @@ pub struct ContainerInspect {
     pub network_settings: NetworkSettings,
 }
 
+/// `GET /containers/{id}/top` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerTop {
+    /// Column titles, as `ps` prints them.
+    pub titles: Vec<String>,
+    /// One row per process.
+    pub processes: Vec<Vec<String>>,
+}
+
 /// `Error` of a wait answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -81,6 +81,10 @@ pub enum Command {
     Attach(AttachArgs),
     /// Pause all processes within one or more containers
     Pause(PauseArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Unpause all processes within one or more containers
     Unpause(PauseArgs),
     /// Start one or more stopped containers
@@ -347,6 +351,23 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container
+    pub container: String,
+    /// Its new name
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container
+    pub container: String,
+    /// ps options (-ef by default)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -68,6 +68,8 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Exec(args) => commands::exec::exec(client, args).await,
         Command::Attach(args) => commands::attach::attach(client, args).await,
         Command::Pause(args) => commands::lifecycle::pause(client, args, true).await,
+        Command::Rename(args) => commands::containers::rename(client, args).await,
+        Command::Top(args) => commands::containers::top(client, args).await,
         Command::Unpause(args) => commands::lifecycle::pause(client, args, false).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,
         Command::Logs(args) => commands::containers::logs(client, args).await,

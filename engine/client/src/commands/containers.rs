@@ -1,12 +1,12 @@
-//! Container views: ps, logs and inspect.
+//! Container views and names: ps, logs, inspect, top and rename.
 
 use anyhow::{bail, Result};
-use berth_api::container::{ContainerInspect, ContainerSummary};
+use berth_api::container::{ContainerInspect, ContainerSummary, ContainerTop};
 use hyper::Method;
 
 use super::images::created_ago;
 use super::run::drain;
-use crate::cli::{InspectArgs, LogsArgs, PsArgs};
+use crate::cli::{InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
 use crate::transport::{encode, Client, DaemonError};
 
 /// `berth ps`.
@@ -136,4 +136,30 @@ pub async fn inspect(client: &Client, args: InspectArgs) -> Result<i32> {
     }
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(code)
+}
+
+/// `berth rename`.
+pub async fn rename(client: &Client, args: RenameArgs) -> Result<i32> {
+    client
+        .post_empty(&format!(
+            "/containers/{}/rename?name={}",
+            encode(&args.container),
+            encode(&args.new_name)
+        ))
+        .await?;
+    Ok(0)
+}
+
+/// `berth top`.
+pub async fn top(client: &Client, args: TopArgs) -> Result<i32> {
+    let ps_args = args.ps_options.join(" ");
+    let top: ContainerTop = client
+        .get_json(&format!(
+            "/containers/{}/top?ps_args={}",
+            encode(&args.container),
+            encode(&ps_args)
+        ))
+        .await?;
+    super::table::print_rows(&top.titles, &top.processes);
+    Ok(0)
 }

@@ -14,6 +14,7 @@ pub mod security;
 pub mod spec;
 mod stdio;
 mod systemd;
+pub mod top;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -287,15 +288,7 @@ impl Containers {
                 !table.values().any(|entry| entry.record().name == candidate)
             });
         }
-        if let Some(holder) = table
-            .values()
-            .find(|entry| entry.record().name == record.name)
-        {
-            return Err(format!(
-                "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                record.name, holder.id
-            ));
-        }
+        name_is_free(&table, &record.name)?;
         let dir = self.dir(&record.id);
         std::fs::create_dir_all(&dir)
             .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
@@ -305,9 +298,45 @@ impl Containers {
         Ok(entry)
     }
 
+    /// `docker rename`: gives `entry` the free, valid name `name`.
+    pub fn rename(&self, entry: &Arc<Entry>, name: &str) -> Result<(), String> {
+        let name = name.trim_start_matches('/');
+        if !valid_name(name) {
+            return Err(format!(
+                "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            ));
+        }
+        let table = match self.entries.lock() {
+            Ok(table) => table,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if entry.record().name == name {
+            return Ok(());
+        }
+        name_is_free(&table, name)?;
+        entry.update(&self.dir(&entry.id), |record| record.name = name.to_owned());
+        Ok(())
+    }
+
+    /// The host pids of a running container's processes.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        Ok(self.runtime.pids(id)?)
+    }
+
     /// Whether berthd is shutting down (no restarts then).
     pub fn shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Refuses a name another container holds, with dockerd's message.
+fn name_is_free(table: &BTreeMap<String, Arc<Entry>>, name: &str) -> Result<(), String> {
+    match table.values().find(|entry| entry.record().name == name) {
+        Some(holder) => Err(format!(
+            "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+            holder.id
+        )),
+        None => Ok(()),
     }
 }
 

@@ -274,6 +274,43 @@ pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
     no_content(StatusCode::NO_CONTENT)
 }
 
+/// `GET /containers/{id}/top?ps_args=..`.
+pub async fn top(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    if !entry.record().state.running() {
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            entry.id
+        )));
+    }
+    let ps_args = query.get("ps_args").unwrap_or_default().to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let pids = daemon.containers.pids(&entry.id)?;
+        containers::top::top(&pids, &ps_args)
+    })
+    .await
+    .map_err(|err| ApiError::internal(err.to_string()))?
+    .map_err(|err| ApiError::internal(format!("{err:#}")))?;
+    ok_json(&answer)
+}
+
+/// `POST /containers/{id}/rename?name=..`.
+pub fn rename(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
+    let entry = find(daemon, name)?;
+    let new_name = query.get("name").unwrap_or_default();
+    daemon
+        .containers
+        .rename(&entry, new_name)
+        .map_err(|message| {
+            if message.starts_with("Conflict") {
+                ApiError::conflict(message)
+            } else {
+                ApiError::bad_request(message)
+            }
+        })?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn set_paused(daemon: Arc<Daemon>, name: &str, paused: bool) -> ApiResult {
     let entry = find(&daemon, name)?;

@@ -287,6 +287,8 @@ async fn route_container(
         (&Method::POST, "resize") => containers::resize(&daemon, id, &query),
         (&Method::POST, "exec") => exec::create(daemon, id, request).await,
         (&Method::POST, "pause") => containers::set_paused(daemon, id, true).await,
+        (&Method::POST, "rename") => containers::rename(&daemon, id, &query),
+        (&Method::GET, "top") => containers::top(daemon, id, &query).await,
         (&Method::POST, "unpause") => containers::set_paused(daemon, id, false).await,
         (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
         (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,

@@ -1,4 +1,4 @@
-//! `state` and `list`: the runc-shaped state of one container or of all of them.
+//! `state` and `list`: the runc-shaped state of one container or of all of them; `pids`.
 
 use super::validate_id;
 use crate::error::{Context, Result};
@@ -10,6 +10,12 @@ impl Runtime {
     pub fn state(&self, id: &str) -> Result<State> {
         validate_id(id)?;
         Ok(Record::load(&self.root.join(id), id)?.to_state())
+    }
+
+    /// The host pids of every process in the container (from its cgroup), as `runc ps`.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        validate_id(id)?;
+        Ok(Record::load(&self.root.join(id), id)?.cgroup.pids())
     }
 
     /// The states of all containers under the state root, oldest first.

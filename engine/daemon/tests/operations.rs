@@ -1,0 +1,118 @@
+//! Operations on a container by name: `top` (from /proc, or through the host's `ps` with
+//! options) and `rename`, with the real docker CLI and berth.
+
+mod support;
+
+use support::registry::Registry;
+use support::{ok, Daemon};
+
+fn with_sleeper(registry: &Registry) -> Daemon {
+    let daemon = Daemon::start(
+        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
+        &[],
+    );
+    ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "sleeper",
+            "hello-world",
+            "sleep",
+            "300",
+        ])
+        .output()
+        .unwrap());
+    daemon
+}
+
+#[test]
+fn top_lists_the_containers_processes() {
+    let registry = Registry::with_hello_world();
+    let daemon = with_sleeper(&registry);
+    let pid = daemon
+        .request("GET", "/containers/sleeper/json", None)
+        .json()["State"]["Pid"]
+        .as_i64()
+        .unwrap();
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let shown = ok(client.args(["top", "sleeper"]).output().unwrap());
+        let mut lines = shown.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+        );
+        let rows: Vec<Vec<&str>> = lines
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows.len(), 1, "{shown}");
+        assert_eq!(rows[0][0], "root", "{shown}");
+        assert_eq!(rows[0][1], pid.to_string(), "{shown}");
+        assert_eq!(rows[0][7..], ["sleep", "300"], "{shown}");
+    }
+    // Other ps options go to the host's ps; only the container's rows are kept.
+    let custom = ok(daemon
+        .docker()
+        .args(["top", "sleeper", "-o", "pid,comm"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        custom.split_whitespace().collect::<Vec<_>>(),
+        ["PID", "COMMAND", &pid.to_string(), "sleep"]
+    );
+    let bad = daemon.request(
+        "GET",
+        "/containers/sleeper/top?ps_args=--no-such-option",
+        None,
+    );
+    assert_eq!(bad.status, 500, "{}", bad.text());
+    ok(daemon.berth().args(["kill", "sleeper"]).output().unwrap());
+    ok(daemon.berth().args(["wait", "sleeper"]).output().unwrap());
+    let stopped = daemon.request("GET", "/containers/sleeper/top", None);
+    assert_eq!(stopped.status, 409, "{}", stopped.text());
+}
+
+#[test]
+fn rename_gives_a_new_name_and_refuses_a_taken_one() {
+    let registry = Registry::with_hello_world();
+    let daemon = with_sleeper(&registry);
+    ok(daemon
+        .berth()
+        .args(["create", "--name", "other", "hello-world"])
+        .output()
+        .unwrap());
+    ok(daemon
+        .docker()
+        .args(["rename", "sleeper", "napper"])
+        .output()
+        .unwrap());
+    let inspect = daemon.request("GET", "/containers/napper/json", None);
+    assert_eq!(inspect.status, 200, "{}", inspect.text());
+    assert_eq!(inspect.json()["Name"], "/napper");
+    assert_eq!(
+        daemon
+            .request("GET", "/containers/sleeper/json", None)
+            .status,
+        404
+    );
+    let taken = daemon
+        .berth()
+        .args(["rename", "napper", "other"])
+        .output()
+        .unwrap();
+    assert!(!taken.status.success());
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("is already in use"));
+    let invalid = daemon.request("POST", "/containers/napper/rename?name=-bad", None);
+    assert_eq!(invalid.status, 400, "{}", invalid.text());
+    // The new name survives a daemon restart.
+    let (_, dir) = daemon.stop();
+    let daemon = Daemon::start_in(
+        dir,
+        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
+        &[],
+    );
+    let ps = ok(daemon.berth().args(["ps", "-a"]).output().unwrap());
+    assert!(ps.contains("napper"), "{ps}");
+}
