@@ -15,6 +15,7 @@ pub mod container;
 pub mod exec;
 pub mod host;
 pub mod image;
+pub mod stats;
 pub mod stream;
 pub mod system;
 pub mod time;

@@ -15,15 +15,32 @@ pub fn human_size(bytes: u64) -> String {
     format!("{}{}", three_significant(size), UNITS[unit])
 }
 
+/// Formats a byte count with binary units and 4 significant digits, as `docker stats`:
+/// `1065353` → `1.016MiB`.
+pub fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", significant(size, 4), UNITS[unit])
+}
+
 /// `%.3g` for values in [0, 1000): 3 significant digits, trailing zeros dropped.
 fn three_significant(value: f64) -> String {
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
+    significant(value, 3)
+}
+
+/// `%.Ng` for values below 10^N: N significant digits, trailing zeros dropped.
+fn significant(value: f64, digits: usize) -> String {
+    let whole_digits = if value >= 1.0 {
+        (value.log10().floor() as usize) + 1
     } else {
-        2
+        1
     };
+    let decimals = digits.saturating_sub(whole_digits);
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -96,6 +113,15 @@ fn parse_size(text: &str, base: u64) -> Result<u64, InvalidSize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_sizes_print_like_docker_stats() {
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(binary_size(1_065_353), "1.016MiB");
+        assert_eq!(binary_size(25_157_357_568), "23.43GiB");
+        assert_eq!(binary_size(512 * 1024), "512KiB");
+        assert_eq!(binary_size(1000 * 1024), "1000KiB");
+    }
 
     #[test]
     fn sizes_print_like_docker() {

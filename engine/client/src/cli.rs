@@ -85,6 +85,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Unpause all processes within one or more containers
     Unpause(PauseArgs),
     /// Start one or more stopped containers
@@ -351,6 +353,18 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Containers (default: all running ones)
+    pub containers: Vec<String>,
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! Operations on a container by name: `top` (from /proc, or through the host's `ps` with
-//! options) and `rename`, with the real docker CLI and berth.
+//! options), `rename` and `stats`, with the real docker CLI and berth.
 
 mod support;
 
@@ -115,4 +115,72 @@ fn rename_gives_a_new_name_and_refuses_a_taken_one() {
     );
     let ps = ok(daemon.berth().args(["ps", "-a"]).output().unwrap());
     assert!(ps.contains("napper"), "{ps}");
+}
+
+#[test]
+fn stats_report_cpu_memory_and_pids() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(
+        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
+        &[],
+    );
+    ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            "--memory",
+            "64m",
+            "hello-world",
+        ])
+        .args(["sh", "-c", "while :; do :; done"])
+        .output()
+        .unwrap());
+    let sample = daemon.request("GET", "/containers/busy/stats?stream=0", None);
+    assert_eq!(sample.status, 200, "{}", sample.text());
+    let json = sample.json();
+    assert_eq!(json["name"], "/busy");
+    assert_eq!(json["memory_stats"]["limit"], 64u64 << 20);
+    assert_eq!(json["pids_stats"]["current"], 1);
+    let total = json["cpu_stats"]["cpu_usage"]["total_usage"]
+        .as_u64()
+        .unwrap();
+    let before = json["precpu_stats"]["cpu_usage"]["total_usage"]
+        .as_u64()
+        .unwrap();
+    // A second of a busy loop: at least a tenth of a CPU second.
+    assert!(total > before + 100_000_000, "{json}");
+
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let table = ok(client
+            .args(["stats", "--no-stream", "busy"])
+            .output()
+            .unwrap());
+        let row = table.lines().nth(1).unwrap_or_default().to_owned();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], "busy", "{table}");
+        let cpu: f64 = cells[2].trim_end_matches('%').parse().unwrap();
+        assert!(cpu > 10.0, "{table}");
+        assert!(row.contains("/ 64MiB"), "{table}");
+        assert_eq!(cells.last(), Some(&"1"), "{table}");
+    }
+    // The busy loop would slow every other test.
+    ok(daemon.berth().args(["rm", "-f", "busy"]).output().unwrap());
+
+    // A stream ends with the container: one JSON line per second until then.
+    ok(daemon
+        .berth()
+        .args(["run", "-d", "--name", "brief", "hello-world", "sleep", "2"])
+        .output()
+        .unwrap());
+    let stream = daemon.request("GET", "/containers/brief/stats", None);
+    let lines: Vec<serde_json::Value> = stream
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{}", stream.text());
+    assert_eq!(lines[1]["preread"], lines[0]["read"]);
 }

@@ -77,6 +77,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub use cgroups::Stats;
 pub use container::{Container, CreateOptions, ExecProcess, ExitStatus};
 pub use error::{Error, Result};
 pub use logger::Logger;

@@ -7,5 +7,6 @@ pub mod images;
 pub mod lifecycle;
 pub mod progress;
 pub mod run;
+pub mod stats;
 pub mod system;
 pub mod table;

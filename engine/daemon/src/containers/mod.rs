@@ -323,6 +323,11 @@ impl Containers {
         Ok(self.runtime.pids(id)?)
     }
 
+    /// A usage sample of a running container.
+    pub fn stats(&self, id: &str) -> Result<berth_runtime::Stats> {
+        Ok(self.runtime.stats(id)?)
+    }
+
     /// Whether berthd is shutting down (no restarts then).
     pub fn shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)

@@ -7,6 +7,7 @@ mod exec;
 pub mod http;
 mod images;
 mod pipe;
+mod stats;
 mod system;
 
 use std::collections::BTreeMap;
@@ -289,6 +290,7 @@ async fn route_container(
         (&Method::POST, "pause") => containers::set_paused(daemon, id, true).await,
         (&Method::POST, "rename") => containers::rename(&daemon, id, &query),
         (&Method::GET, "top") => containers::top(daemon, id, &query).await,
+        (&Method::GET, "stats") => stats::stats(daemon, id, &query).await,
         (&Method::POST, "unpause") => containers::set_paused(daemon, id, false).await,
         (&Method::GET, "logs") => attach::logs(daemon, id, query).await,
         (&Method::DELETE, "") => containers::remove(daemon, id, &query).await,

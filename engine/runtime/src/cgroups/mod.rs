@@ -2,8 +2,11 @@
 //! one in the v2 unified tree), its resource limits, its processes, and removal on delete.
 
 mod device_filter;
+mod stats;
 mod v1;
 mod v2;
+
+pub use stats::Stats;
 
 use std::fs;
 use std::io::ErrorKind;

@@ -1,4 +1,4 @@
-//! `state` and `list`: the runc-shaped state of one container or of all of them; `pids`.
+//! `state` and `list`: the runc-shaped state of one container or of all of them; `pids` and `stats`.
 
 use super::validate_id;
 use crate::error::{Context, Result};
@@ -16,6 +16,12 @@ impl Runtime {
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
         validate_id(id)?;
         Ok(Record::load(&self.root.join(id), id)?.cgroup.pids())
+    }
+
+    /// A sample of the container's CPU, memory and process usage, from its cgroup.
+    pub fn stats(&self, id: &str) -> Result<crate::Stats> {
+        validate_id(id)?;
+        Ok(Record::load(&self.root.join(id), id)?.cgroup.stats())
     }
 
     /// The states of all containers under the state root, oldest first.
