@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use berth_api::container::HostConfig;
@@ -40,7 +41,12 @@ struct ExecState {
     running: bool,
     exit_code: Option<i64>,
     pid: i32,
+    /// When it ended; ended execs are forgotten after [`KEEP_ENDED`].
+    ended_at: Option<Instant>,
 }
+
+/// How long an ended exec stays inspectable (dockerd keeps them about as long).
+const KEEP_ENDED: Duration = Duration::from_secs(5 * 60);
 
 /// One exec instance.
 pub struct Exec {
@@ -61,6 +67,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Exec {
+    /// Claims the single start of this exec; refuses a second one, or a stopped container.
+    pub fn claim_start(&self) -> Result<(), ExecError> {
+        let mut state = lock(&self.state);
+        if state.started {
+            return Err(ExecError::AlreadyStarted(self.id.clone()));
+        }
+        if !self.container.record().state.running() {
+            return Err(ExecError::NotRunning(self.container.id.clone()));
+        }
+        state.started = true;
+        Ok(())
+    }
+
     /// Subscribes to its output; do it before [`start`] to miss nothing.
     pub fn output(&self) -> broadcast::Receiver<Output> {
         self.feed.subscribe()
@@ -145,12 +164,17 @@ impl Containers {
             container: Arc::clone(entry),
             config,
             state: Mutex::new(ExecState::default()),
-            feed: broadcast::channel(1024).0,
+            feed: broadcast::channel(256).0,
             stdio: Mutex::new((None, None)),
         });
         let mut execs = lock(&self.execs);
-        // Execs of removed containers go with them.
-        execs.retain(|_, exec| !exec.container.watch().borrow().removed);
+        // Execs of removed containers go with them, and ended ones after a while.
+        execs.retain(|_, exec| {
+            let ended_long_ago = lock(&exec.state)
+                .ended_at
+                .is_some_and(|ended| ended.elapsed() > KEEP_ENDED);
+            !exec.container.watch().borrow().removed && !ended_long_ago
+        });
         execs.insert(exec.id.clone(), Arc::clone(&exec));
         Ok(exec)
     }
@@ -164,21 +188,6 @@ impl Containers {
 /// The table of exec instances.
 pub type Execs = Mutex<HashMap<String, Arc<Exec>>>;
 
-impl Exec {
-    /// Claims the single start of this exec; refuses a second one, or a stopped container.
-    pub fn claim_start(&self) -> Result<(), ExecError> {
-        let mut state = lock(&self.state);
-        if state.started {
-            return Err(ExecError::AlreadyStarted(self.id.clone()));
-        }
-        if !self.container.record().state.running() {
-            return Err(ExecError::NotRunning(self.container.id.clone()));
-        }
-        state.started = true;
-        Ok(())
-    }
-}
-
 /// Starts `exec`, whose start was claimed (blocking): when this returns, its process runs
 /// and a thread waits for it. On failure the exec ends with 127 (program not found) or 126,
 /// as a shell reports a command it cannot run.
@@ -190,7 +199,11 @@ pub fn start(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecError>
         } else {
             126
         };
-        lock(&exec.state).exit_code = Some(code);
+        {
+            let mut state = lock(&exec.state);
+            state.exit_code = Some(code);
+            state.ended_at = Some(Instant::now());
+        }
         let _ = exec.feed.send(Output::End);
     }
     started
@@ -312,6 +325,7 @@ fn start_claimed(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecEr
                 let mut state = lock(&exec.state);
                 state.running = false;
                 state.exit_code = Some(code);
+                state.ended_at = Some(Instant::now());
             }
             let _ = exec.feed.send(Output::End);
         })
