@@ -103,6 +103,9 @@ const LDX_W: u8 = 0x61; // dst = *(u32 *)(src + off)
 const AND32_K: u8 = 0x54; // dst &= imm
 const RSH32_K: u8 = 0x74; // dst >>= imm
 const MOV64_K: u8 = 0xb7; // dst = imm
+const MOV64_X: u8 = 0xbf; // dst = src
+const AND64_K: u8 = 0x57; // dst &= imm
+const JEQ_K: u8 = 0x15; // if dst == imm: pc += off
 const JNE_K: u8 = 0x55; // if dst != imm: pc += off
 const JSET_K: u8 = 0x45; // if dst & imm: pc += off
 const EXIT: u8 = 0x95;
@@ -120,29 +123,38 @@ fn compile(rules: &[Rule]) -> Vec<Insn> {
         insn(LDX_W, 5, 1, 8, 0),    // r5 = minor
     ];
     for rule in rules.iter().rev() {
-        // Each check jumps past the rest of the block when the rule does not match.
-        let mut checks: Vec<(u8, u8, i32)> = Vec::new();
+        // Instructions that jump past the rest of the block when the rule does not match
+        // (their offsets are filled in below), then the answer.
+        let mut block: Vec<(Insn, bool)> = Vec::new();
         if let Some(kind) = rule.kind {
-            checks.push((JNE_K, 2, kind as i32));
+            block.push((insn(JNE_K, 2, 0, 0, kind as i32), true));
         }
-        if rule.access & 7 != 7 {
-            // Skip when the request asks for an access the rule does not name.
-            checks.push((JSET_K, 3, (!rule.access & 7) as i32));
+        let access = (rule.access & 7) as i32;
+        if rule.allow && access != 7 {
+            // An allow rule covers a request only if it names every access asked for.
+            block.push((insn(JSET_K, 3, 0, 0, !access & 7), true));
+        } else if !rule.allow && access != 7 {
+            // A deny rule refuses a request that asks for any access it names.
+            block.push((insn(MOV64_X, 6, 3, 0, 0), false));
+            block.push((insn(AND64_K, 6, 0, 0, access), false));
+            block.push((insn(JEQ_K, 6, 0, 0, 0), true));
         }
         if let Some(major) = rule.major {
-            checks.push((JNE_K, 4, major as i32));
+            block.push((insn(JNE_K, 4, 0, 0, major as i32), true));
         }
         if let Some(minor) = rule.minor {
-            checks.push((JNE_K, 5, minor as i32));
+            block.push((insn(JNE_K, 5, 0, 0, minor as i32), true));
         }
-        let matches_all = checks.is_empty();
-        let block = checks.len() + 2;
-        for (index, (code, register, imm)) in checks.into_iter().enumerate() {
-            let past_block = (block - index - 1) as i16;
-            program.push(insn(code, register, 0, past_block, imm));
+        let matches_all = !block.iter().any(|(_, jumps)| *jumps);
+        block.push((insn(MOV64_K, 0, 0, 0, i32::from(rule.allow)), false));
+        block.push((insn(EXIT, 0, 0, 0, 0), false));
+        let length = block.len();
+        for (index, (mut instruction, jumps)) in block.into_iter().enumerate() {
+            if jumps {
+                instruction.off = (length - index - 1) as i16;
+            }
+            program.push(instruction);
         }
-        program.push(insn(MOV64_K, 0, 0, 0, i32::from(rule.allow)));
-        program.push(insn(EXIT, 0, 0, 0, 0));
         if matches_all {
             // Nothing after it can be reached (the verifier refuses dead code).
             return program;

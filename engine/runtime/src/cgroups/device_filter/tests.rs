@@ -41,7 +41,7 @@ fn every_rule_block_ends_in_an_exit_and_jumps_stay_inside() {
     ];
     let program = compile(&rules);
     for (index, instruction) in program.iter().enumerate() {
-        if matches!(instruction.code, JNE_K | JSET_K) {
+        if matches!(instruction.code, JNE_K | JSET_K | JEQ_K) {
             let target = index as i64 + 1 + i64::from(instruction.off);
             assert!(target < program.len() as i64);
             // A failed check lands on the next block, just after an exit.
@@ -77,14 +77,24 @@ fn the_kernel_enforces_the_filter() {
         TestCgroup(cgroup2_root().join(format!("berth-device-filter-{}", std::process::id())));
     let dir = cgroup.0.clone();
     std::fs::create_dir(&dir).unwrap();
+    // Writing /dev/null is refused by a deny rule naming only "w", after its allow rule.
+    let no_null_writes = Rule {
+        allow: false,
+        kind: Some(2),
+        major: Some(1),
+        minor: Some(3),
+        access: 4,
+    };
     let rules = [
         Rule::from_oci(&LinuxDeviceCgroup::default()),
         Rule::allowing("c *:* m").unwrap(),
         Rule::allowing("c 1:3 rwm").unwrap(),
+        no_null_writes,
     ];
     attach(&dir, &rules).unwrap();
     let nodes = tempfile::tempdir().unwrap();
     let script = "cat /dev/null && echo null:ok; \
+        (echo x > /dev/null) 2>/dev/null || echo null-write:denied; \
         head -c1 /dev/zero >/dev/null 2>&1 || echo zero:denied; \
         mknod $0/loop c 10 237 && echo mknod-char:ok; \
         cat $0/loop 2>/dev/null; [ $? -ne 0 ] && echo open-char:denied; \
@@ -106,7 +116,7 @@ fn the_kernel_enforces_the_filter() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         text,
-        "null:ok\nzero:denied\nmknod-char:ok\nopen-char:denied\nmknod-block:denied\n",
+        "null:ok\nnull-write:denied\nzero:denied\nmknod-char:ok\nopen-char:denied\nmknod-block:denied\n",
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
