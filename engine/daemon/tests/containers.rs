@@ -10,10 +10,7 @@ use support::registry::{Registry, HELLO_MESSAGE};
 use support::{ok, Daemon};
 
 fn start_with_mirror(registry: &Registry) -> Daemon {
-    Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    )
+    Daemon::start(&registry.mirror_config(), &[])
 }
 
 /// Mounts under the daemon's directory still present.
@@ -216,7 +213,7 @@ fn api_errors_and_bridge_refusal() {
 #[test]
 fn restart_keeps_containers_and_kill_9_is_reconciled() {
     let registry = Registry::with_hello_world();
-    let config = format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url());
+    let config = registry.mirror_config();
     let daemon = Daemon::start(&config, &[]);
     ok(daemon
         .berth()

@@ -11,10 +11,7 @@ use support::registry::Registry;
 use support::{ok, Daemon};
 
 fn with_box(registry: &Registry) -> Daemon {
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     ok(daemon
         .berth()
         .args(["run", "-d", "--name", "box", "hello-world", "sleep", "300"])
@@ -198,10 +195,7 @@ fn exec_refusals_name_the_problem() {
 #[test]
 fn pause_and_unpause_freeze_the_container() {
     let registry = Registry::with_hello_world();
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     ok(daemon
         .berth()
         .args(["run", "-d", "--name", "ticker", "hello-world"])

@@ -9,14 +9,10 @@ use std::process::Command;
 use support::registry::Registry;
 use support::{ok, Daemon};
 
-fn mirror_config(registry: &Registry) -> String {
-    format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url())
-}
-
 #[test]
 fn pull_list_tag_save_load_rmi_and_restart() {
     let registry = Registry::with_hello_world();
-    let config = mirror_config(&registry);
+    let config = registry.mirror_config();
     let daemon = Daemon::start(&config, &[]);
 
     let pulled = ok(daemon
@@ -97,7 +93,7 @@ fn pull_list_tag_save_load_rmi_and_restart() {
 fn docker_cli_pull_images_rmi() {
     support::require_tool("docker");
     let registry = Registry::with_hello_world();
-    let daemon = Daemon::start(&mirror_config(&registry), &[]);
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     let docker = || {
         let mut command = Command::new("docker");
         command

@@ -7,10 +7,7 @@ use support::registry::Registry;
 use support::{ok, Daemon};
 
 fn with_sleeper(registry: &Registry) -> Daemon {
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     ok(daemon
         .berth()
         .args([
@@ -108,11 +105,7 @@ fn rename_gives_a_new_name_and_refuses_a_taken_one() {
     assert_eq!(invalid.status, 400, "{}", invalid.text());
     // The new name survives a daemon restart.
     let (_, dir) = daemon.stop();
-    let daemon = Daemon::start_in(
-        dir,
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start_in(dir, &registry.mirror_config(), &[]);
     let ps = ok(daemon.berth().args(["ps", "-a"]).output().unwrap());
     assert!(ps.contains("napper"), "{ps}");
 }
@@ -120,10 +113,7 @@ fn rename_gives_a_new_name_and_refuses_a_taken_one() {
 #[test]
 fn stats_report_cpu_memory_and_pids() {
     let registry = Registry::with_hello_world();
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     ok(daemon
         .berth()
         .args([

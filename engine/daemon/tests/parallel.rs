@@ -21,10 +21,7 @@ fn started_ids(log: &str) -> Vec<String> {
 #[test]
 fn twenty_parallel_runs_leave_nothing_behind() {
     let registry = Registry::with_hello_world();
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &["-D"],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &["-D"]);
     let pulled = daemon
         .berth()
         .args(["pull", "-q", "hello-world"])

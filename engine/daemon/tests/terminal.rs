@@ -16,10 +16,7 @@ use support::registry::Registry;
 use support::{ok, wait_exit, Daemon};
 
 fn start_with_mirror(registry: &Registry) -> Daemon {
-    let daemon = Daemon::start(
-        &format!(r#"{{"registry-mirrors": ["{}"]}}"#, registry.url()),
-        &[],
-    );
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
     ok(daemon
         .berth()
         .args(["pull", "hello-world"])

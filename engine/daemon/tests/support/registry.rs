@@ -74,6 +74,11 @@ impl Registry {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A daemon.json that pulls through this registry.
+    pub fn mirror_config(&self) -> String {
+        format!(r#"{{"registry-mirrors": ["{}"]}}"#, self.url())
+    }
+
     fn push_hello_world(&self) {
         require_tool("skopeo");
         require_tool("busybox");
