@@ -1,3 +1,6 @@
+//! Tests of the device filter: the compiler's output, and the kernel enforcing a loaded
+//! filter on a cgroup of this host's cgroup2 tree.
+
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
