@@ -35,7 +35,8 @@ fn xtask(args: &[&str]) -> String {
 
 /// `cargo xtask binary` writes bundles/<version>/binary with checksums, build-info.json and
 /// bundles/latest; the stage itself fails unless every binary is static (no PT_INTERP, no
-/// DT_NEEDED) and prints its version in a container whose rootfs holds only that binary.
+/// DT_NEEDED) and prints its version in a container whose rootfs holds only that binary. The
+/// runtime stays within its 4 MiB size budget.
 #[test]
 #[ignore = "compiles the engine in the build container (minutes): run by `cargo xtask test` in its 'build container' stage"]
 fn binary_stage_produces_the_bundles_layout() {
@@ -100,6 +101,15 @@ fn binary_stage_produces_the_bundles_layout() {
             );
         }
     }
+
+    // Issue 2's budget for the stripped static runtime (it crept past it once unnoticed).
+    let runtime_size = std::fs::metadata(binary_dir.join("berth-runtime"))
+        .expect("stat berth-runtime")
+        .len();
+    assert!(
+        runtime_size <= 4 << 20,
+        "berth-runtime is {runtime_size} bytes, over its 4 MiB budget"
+    );
 
     // Nothing changed: the second run is a no-op build with identical output.
     let again = xtask(&["binary"]);
