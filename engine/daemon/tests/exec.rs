@@ -4,11 +4,8 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use support::registry::Registry;
-use support::{ok, Daemon};
+use support::{ok, with_input, Daemon};
 
 fn with_box(registry: &Registry) -> Daemon {
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
@@ -18,17 +15,6 @@ fn with_box(registry: &Registry) -> Daemon {
         .output()
         .unwrap());
     daemon
-}
-
-fn output_with(mut command: Command, input: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -49,7 +35,7 @@ fn exec_runs_in_the_container_with_its_streams_and_exit_code() {
             "-c",
             "echo out; echo err >&2; cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 4",
         ]);
-        let output = output_with(command, b"");
+        let output = with_input(command, b"");
         assert_eq!(
             output.status.code(),
             Some(4),
@@ -75,7 +61,7 @@ fn exec_i_user_workdir_env_and_detach() {
         };
         let mut cat = client();
         cat.args(["exec", "-i", "box", "sh", "-c", "cat; echo eof"]);
-        let output = output_with(cat, b"one\ntwo\n");
+        let output = with_input(cat, b"one\ntwo\n");
         assert!(
             output.status.success(),
             "{program}: {}",
@@ -86,7 +72,7 @@ fn exec_i_user_workdir_env_and_detach() {
         let mut who = client();
         who.args(["exec", "-u", "1000:1000", "-w", "/bin", "-e", "GREETING=hi"])
             .args(["box", "sh", "-c", "id -u; id -g; pwd; echo $GREETING"]);
-        let output = output_with(who, b"");
+        let output = with_input(who, b"");
         assert!(
             output.status.success(),
             "{program}: {}",
@@ -104,7 +90,7 @@ fn exec_i_user_workdir_env_and_detach() {
             "-c",
             &format!("sleep 0.2; touch {marker}"),
         ]);
-        let output = output_with(detached, b"");
+        let output = with_input(detached, b"");
         assert!(
             output.status.success(),
             "{program}: {}",
@@ -115,7 +101,7 @@ fn exec_i_user_workdir_env_and_detach() {
         loop {
             let mut check = client();
             check.args(["exec", "box", "ls", &marker]);
-            if output_with(check, b"").status.success() {
+            if with_input(check, b"").status.success() {
                 break;
             }
             assert!(
@@ -134,7 +120,7 @@ fn exec_refusals_name_the_problem() {
     for client in [daemon.docker(), daemon.berth()] {
         let mut command = client;
         command.args(["exec", "box", "no-such-program"]);
-        let output = output_with(command, b"");
+        let output = with_input(command, b"");
         // As with dockerd: the reason in the stream, 127 as a shell gives for "not found".
         let said = text(&output.stdout) + &text(&output.stderr);
         assert_eq!(output.status.code(), Some(127), "{said}");
@@ -182,7 +168,7 @@ fn exec_refusals_name_the_problem() {
     for client in [daemon.docker(), daemon.berth()] {
         let mut command = client;
         command.args(["exec", "box", "true"]);
-        let output = output_with(command, b"");
+        let output = with_input(command, b"");
         assert!(!output.status.success());
         assert!(
             text(&output.stderr).contains("is not running"),

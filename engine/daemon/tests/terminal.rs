@@ -8,12 +8,12 @@ mod support;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::registry::Registry;
-use support::{ok, wait_exit, Daemon};
+use support::{ok, wait_exit, with_input, Daemon};
 
 fn start_with_mirror(registry: &Registry) -> Daemon {
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
@@ -23,27 +23,6 @@ fn start_with_mirror(registry: &Registry) -> Daemon {
         .output()
         .unwrap());
     daemon
-}
-
-/// Runs `command` with `input` on its stdin; returns its output. Killed after a minute.
-fn with_input(mut command: Command, input: &[u8]) -> std::process::Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            support::signal(pid, libc::SIGKILL);
-            panic!("{command:?} did not end within a minute");
-        }
-    }
 }
 
 /// A program running on a pseudo-terminal of a given size, as from a user's shell.

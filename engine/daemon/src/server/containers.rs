@@ -327,11 +327,16 @@ pub async fn set_paused(daemon: Arc<Daemon>, name: &str, paused: bool) -> ApiRes
 pub fn resize(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
     let entry = find(daemon, name)?;
     let (height, width) = terminal_size(query)?;
-    entry.resize(height, width).map_err(|err| match err {
+    entry.resize(height, width).map_err(resize_error)?;
+    no_content(StatusCode::OK)
+}
+
+/// A refused resize is a conflict (nothing runs, no terminal); a failed one a server error.
+pub fn resize_error(err: ResizeError) -> ApiError {
+    match err {
         ResizeError::Failed(..) => ApiError::internal(err.to_string()),
         _ => ApiError::conflict(err.to_string()),
-    })?;
-    no_content(StatusCode::OK)
+    }
 }
 
 /// The `h` and `w` of a resize request.

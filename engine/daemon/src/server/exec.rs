@@ -15,7 +15,6 @@ use super::attach::{copy_input, frame, hijacked, send_output};
 use super::containers::find;
 use super::http::{json_response, no_content, ok_json, read_json, ApiError, ApiResult, Query};
 use crate::containers::exec::{self, Exec, ExecError};
-use crate::containers::ResizeError;
 use crate::daemon::Daemon;
 
 fn exec_error(err: ExecError) -> ApiError {
@@ -125,10 +124,8 @@ pub async fn start(daemon: Arc<Daemon>, id: &str, mut request: Request<Incoming>
 pub fn resize(daemon: &Daemon, id: &str, query: &Query) -> ApiResult {
     let exec = find_exec(daemon, id)?;
     let (height, width) = super::containers::terminal_size(query)?;
-    exec.resize(height, width).map_err(|err| match err {
-        ResizeError::Failed(..) => ApiError::internal(err.to_string()),
-        _ => ApiError::conflict(err.to_string()),
-    })?;
+    exec.resize(height, width)
+        .map_err(super::containers::resize_error)?;
     no_content(StatusCode::OK)
 }
 
