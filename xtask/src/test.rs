@@ -72,6 +72,7 @@ impl Args {
         if self.tools_only {
             return Ok(());
         }
+        report_free_disk(sh);
         let cargo_args = &self.cargo_args;
         stage("unit and integration tests", || {
             cmd!(sh, "cargo test --workspace --locked {cargo_args...}")
@@ -127,6 +128,21 @@ pub fn stage(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
 fn nix_is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Prints the free space where the suite writes: the debug target dir (about 2 GiB from a clean
+/// clone), the build and end-to-end caches under /var (about 3 GiB) and temp dirs. A full disk
+/// otherwise shows up only as a linker's I/O error deep in the log.
+fn report_free_disk(sh: &Shell) {
+    println!(
+        "xtask test: free disk where the suite writes (it needs about 6 GiB from a clean clone):"
+    );
+    if cmd!(sh, "df -h --output=avail,target . /var /tmp")
+        .run()
+        .is_err()
+    {
+        println!("xtask test: df failed; free space unknown");
+    }
 }
 
 /// Installs, with apt-get, the package of every tool that is not on PATH.
