@@ -6,8 +6,20 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::sys::termios::{self, SetArg, Termios};
 
-/// The terminal's `(height, width)`, if `fd` is one.
-pub fn size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+/// Our terminal's `(height, width)`, if stdout is one.
+pub fn size() -> Option<(u16, u16)> {
+    size_of(std::io::stdout().as_fd())
+}
+
+/// The `ConsoleSize` docker sends with `-t` (`[height, width]`); `None` without `-t` or when
+/// stdout is no terminal.
+pub fn console_size(tty: bool) -> Option<[u16; 2]> {
+    tty.then(size)
+        .flatten()
+        .map(|(height, width)| [height, width])
+}
+
+fn size_of(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
     let mut size = libc_winsize();
     // SAFETY: TIOCGWINSZ writes one winsize struct to a valid pointer.
     let result = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::TIOCGWINSZ, &mut size) };

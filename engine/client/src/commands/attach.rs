@@ -2,12 +2,11 @@
 //! it (raw mode and resizes with a terminal), until the container's output ends; the exit code
 //! is the container's.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use berth_api::container::{ContainerInspect, WaitResponse};
 use hyper::Method;
-use hyper_util::rt::TokioIo;
 
-use super::run::{copy_input, copy_output, follow_terminal_size_at};
+use super::stdio::Session;
 use crate::cli::AttachArgs;
 use crate::terminal;
 use crate::transport::{check, encode, read_json, Client};
@@ -54,28 +53,15 @@ async fn session(
             true,
         )
         .await?;
-    let upgraded = hyper::upgrade::on(check(response).await?)
-        .await
-        .map_err(|err| anyhow!("attach failed: {err}"))?;
-    let (output, input) = tokio::io::split(TokioIo::new(upgraded));
-    let copier = tokio::spawn(copy_output(output, tty));
-    let raw_mode = (tty && stdin).then(terminal::RawMode::enable).flatten();
-    let feeder = stdin.then(|| tokio::spawn(copy_input(input)));
+    let mut session = Session::open(check(response).await?, tty, stdin, "attach").await?;
     if start {
         if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
-            drop(raw_mode);
-            copier.abort();
+            drop(session);
             return Err(err);
         }
     }
-    let resize_path = format!("/containers/{id}/resize");
-    let resizer = tty.then(|| tokio::spawn(follow_terminal_size_at(client.clone(), resize_path)));
-    let copied = copier.await;
-    for task in [feeder, resizer].into_iter().flatten() {
-        task.abort();
-    }
-    drop(raw_mode);
-    copied.map_err(|err| anyhow!("output copy failed: {err}"))??;
+    session.follow_terminal_size(client, format!("/containers/{id}/resize"));
+    session.finish().await?;
     // The output ended with the process: its exit code is recorded by now.
     let wait = client
         .call(

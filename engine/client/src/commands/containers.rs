@@ -5,7 +5,7 @@ use berth_api::container::{ContainerInspect, ContainerSummary, ContainerTop};
 use hyper::Method;
 
 use super::images::created_ago;
-use super::run::drain;
+use super::stdio::drain;
 use crate::cli::{InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
 use crate::transport::{encode, Client, DaemonError};
 

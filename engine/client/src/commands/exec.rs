@@ -5,10 +5,8 @@
 use anyhow::{anyhow, Result};
 use berth_api::exec::{ExecConfig, ExecCreateResponse, ExecInspect, ExecStartConfig};
 use hyper::Method;
-use hyper_util::rt::TokioIo;
-use std::os::fd::AsFd;
 
-use super::run::{copy_input, copy_output, follow_terminal_size_at};
+use super::stdio::Session;
 use crate::cli::ExecArgs;
 use crate::terminal;
 use crate::transport::{check, encode, json_body, Client};
@@ -24,11 +22,7 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Result<i32> {
         _ => return Err(anyhow!("exec needs a container and a command")),
     };
     let attach = !args.detach;
-    let console_size = args
-        .tty
-        .then(|| terminal::size(std::io::stdout().as_fd()))
-        .flatten()
-        .map(|(height, width)| [height, width]);
+    let console_size = terminal::console_size(args.tty);
     let config = ExecConfig {
         attach_stdin: args.interactive && attach,
         attach_stdout: attach,
@@ -70,25 +64,9 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|err| anyhow!("exec start failed: {err}"))?;
-    let (output, input) = tokio::io::split(TokioIo::new(upgraded));
-    let raw_mode = (args.tty && args.interactive)
-        .then(terminal::RawMode::enable)
-        .flatten();
-    let copier = tokio::spawn(copy_output(output, args.tty));
-    let feeder = args.interactive.then(|| tokio::spawn(copy_input(input)));
-    let resize_path = format!("/exec/{id}/resize");
-    let resizer = args
-        .tty
-        .then(|| tokio::spawn(follow_terminal_size_at(client.clone(), resize_path)));
-    let copied = copier.await;
-    for task in [feeder, resizer].into_iter().flatten() {
-        task.abort();
-    }
-    drop(raw_mode);
-    copied.map_err(|err| anyhow!("output copy failed: {err}"))??;
+    let mut session = Session::open(response, args.tty, args.interactive, "exec start").await?;
+    session.follow_terminal_size(client, format!("/exec/{id}/resize"));
+    session.finish().await?;
     let inspect: ExecInspect = client.get_json(&format!("/exec/{id}/json")).await?;
     Ok(inspect.exit_code.unwrap_or(0) as i32)
 }

@@ -8,5 +8,6 @@ pub mod lifecycle;
 pub mod progress;
 pub mod run;
 pub mod stats;
+pub mod stdio;
 pub mod system;
 pub mod table;

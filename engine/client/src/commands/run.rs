@@ -4,20 +4,15 @@
 //! container's exit code.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use anyhow::{anyhow, bail, Context, Result};
 use berth_api::container::{
     ContainerCreateRequest, ContainerCreateResponse, HostConfig, RestartPolicy, WaitResponse,
 };
-use berth_api::stream::{FrameDecoder, StreamKind};
-use http_body_util::BodyExt;
 use hyper::Method;
-use hyper_util::rt::TokioIo;
-use std::os::fd::AsFd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::images::pull_image;
+use super::stdio::Session;
 use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
 use crate::terminal;
 use crate::transport::{check, encode, read_json, Client, DaemonError};
@@ -145,11 +140,7 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         cap_drop: flags.cap_drop.clone(),
         security_opt: security_options(&flags.security_opt)?,
         log_config: log_config(flags)?,
-        console_size: flags
-            .tty
-            .then(|| terminal::size(std::io::stdout().as_fd()))
-            .flatten()
-            .map(|(height, width)| [height, width]),
+        console_size: terminal::console_size(flags.tty),
     };
     Ok(request)
 }
@@ -276,16 +267,7 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         )
         .await?;
     let attach = check(attach).await?;
-    let upgraded = hyper::upgrade::on(attach)
-        .await
-        .map_err(|err| anyhow!("attach failed: {err}"))?;
-    let tty = flags.tty;
-    let (output, input) = tokio::io::split(TokioIo::new(upgraded));
-    let copier = tokio::spawn(copy_output(output, tty));
-    let raw_mode = (tty && flags.interactive)
-        .then(terminal::RawMode::enable)
-        .flatten();
-    let feeder = flags.interactive.then(|| tokio::spawn(copy_input(input)));
+    let mut session = Session::open(attach, flags.tty, flags.interactive, "attach").await?;
     let condition = if flags.rm { "removed" } else { "next-exit" };
     let wait = client
         .call(
@@ -295,127 +277,17 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         )
         .await?;
     if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
-        drop(raw_mode);
+        drop(session);
         eprintln!("{err}");
-        copier.abort();
         return Ok(126);
     }
-    let resizer = tty.then(|| tokio::spawn(follow_terminal_size(client.clone(), id.clone())));
-    let copied = copier.await;
-    for task in [feeder, resizer].into_iter().flatten() {
-        task.abort();
-    }
-    drop(raw_mode);
-    copied.map_err(|err| anyhow!("output copy failed: {err}"))??;
+    session.follow_terminal_size(client, format!("/containers/{id}/resize"));
+    session.finish().await?;
     let answer: WaitResponse = read_json(wait).await?;
     if let Some(error) = answer.error.filter(|error| !error.message.is_empty()) {
         eprintln!("Error response from daemon: {}", error.message);
     }
     Ok(answer.status_code as i32)
-}
-
-/// Sends our stdin to the attached container until it ends, then half-closes the stream
-/// so the daemon closes the container's stdin. A plain thread reads stdin: a blocked read
-/// there cannot hold up the exit.
-pub async fn copy_input<W: tokio::io::AsyncWrite + Unpin>(mut stream: W) -> Result<()> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buffer = vec![0u8; 32 * 1024];
-        loop {
-            match std::io::Read::read(&mut stdin, &mut buffer) {
-                Ok(0) | Err(_) => return,
-                Ok(count) => {
-                    if sender.blocking_send(buffer[..count].to_vec()).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    while let Some(chunk) = receiver.recv().await {
-        stream.write_all(&chunk).await?;
-        stream.flush().await?;
-    }
-    stream.shutdown().await?;
-    Ok(())
-}
-
-/// Keeps the container's terminal the size of ours: once at start, then on every SIGWINCH.
-async fn follow_terminal_size(client: Client, id: String) -> Result<()> {
-    follow_terminal_size_at(client, format!("/containers/{id}/resize")).await
-}
-
-/// Keeps the terminal behind `resize_path` (a container's or an exec's) the size of ours.
-pub async fn follow_terminal_size_at(client: Client, resize_path: String) -> Result<()> {
-    let mut changes =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
-    loop {
-        if let Some((height, width)) = terminal::size(std::io::stdout().as_fd()) {
-            let path = format!("{resize_path}?h={height}&w={width}");
-            // The container may already have exited; docker ignores that too.
-            let _ = client.post_empty(&path).await;
-        }
-        if changes.recv().await.is_none() {
-            return Ok(());
-        }
-    }
-}
-
-/// Copies attach output (frames, or raw with a TTY) to our stdout and stderr.
-pub async fn copy_output<R: tokio::io::AsyncRead + Unpin>(mut stream: R, tty: bool) -> Result<()> {
-    let mut decoder = FrameDecoder::default();
-    let mut buffer = vec![0u8; 32 * 1024];
-    loop {
-        let count = stream.read(&mut buffer).await?;
-        if count == 0 {
-            return Ok(());
-        }
-        if tty {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&buffer[..count])?;
-            out.flush()?;
-            continue;
-        }
-        decoder.feed(&buffer[..count]);
-        while let Some((kind, payload)) = decoder.next_frame()? {
-            write_stream(kind, &payload)?;
-        }
-    }
-}
-
-/// Writes a payload to stdout or stderr.
-pub fn write_stream(kind: StreamKind, payload: &[u8]) -> Result<()> {
-    if kind == StreamKind::Stderr {
-        let mut err = std::io::stderr().lock();
-        err.write_all(payload)?;
-        err.flush()?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(payload)?;
-        out.flush()?;
-    }
-    Ok(())
-}
-
-/// Reads a whole body (used by logs without follow).
-pub async fn drain(response: hyper::Response<hyper::body::Incoming>, tty: bool) -> Result<()> {
-    let mut decoder = FrameDecoder::default();
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        if tty {
-            write_stream(StreamKind::Stdout, &data)?;
-            continue;
-        }
-        decoder.feed(&data);
-        while let Some((kind, payload)) = decoder.next_frame()? {
-            write_stream(kind, &payload)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
