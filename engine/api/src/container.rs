@@ -343,6 +343,18 @@ where
     })
 }
 
+/// `POST /containers/prune`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainersPruneResponse {
+    /// Ids of the removed containers.
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub containers_deleted: Vec<String>,
+    /// Bytes their writable layers held.
+    #[serde(default)]
+    pub space_reclaimed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,6 +172,18 @@ impl ProgressMessage {
     }
 }
 
+/// `POST /images/prune`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImagesPruneResponse {
+    /// What was untagged and deleted, as `DELETE /images/{name}` reports it.
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub images_deleted: Vec<ImageDeleteItem>,
+    /// Bytes of the layers and blobs deleted.
+    #[serde(default)]
+    pub space_reclaimed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod filters;
 pub mod host;
 pub mod image;
 pub mod stats;

@@ -99,6 +99,15 @@ pub enum Command {
     Restart(StopArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(SystemCommand),
     /// List containers
     Ps(PsArgs),
     /// Fetch the logs of a container
@@ -143,6 +152,10 @@ pub struct ImagesArgs {
     /// Show all images
     #[arg(short, long)]
     pub all: bool,
+    /// Filter output based on conditions provided (dangling=, label=, reference=, before=,
+    /// since=, until=)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Only images of this repository
     pub repository: Option<String>,
 }
@@ -197,6 +210,9 @@ pub struct ContainerFlags {
     /// Read in a file of environment variables
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// Set meta data on a container
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
     /// Working directory inside the container
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,
@@ -441,6 +457,54 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Filter output based on conditions provided (status=, name=, id=, label=, ancestor=,
+    /// exited=, before=, since=)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `berth container ...`.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
+}
+
+/// `berth image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Remove unused images
+    Prune(PruneArgs),
+}
+
+/// `berth system ...`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove stopped containers and unused images
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

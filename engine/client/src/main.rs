@@ -11,7 +11,7 @@ mod transport;
 use anyhow::Result;
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use transport::Client;
 
 fn main() {
@@ -81,6 +81,11 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Kill(args) => commands::lifecycle::kill(client, args).await,
         Command::Rm(args) => commands::lifecycle::rm(client, args).await,
         Command::Wait(args) => commands::lifecycle::wait(client, args).await,
+        Command::Container(ContainerCommand::Prune(args)) => {
+            commands::prune::containers(client, args).await
+        }
+        Command::Image(ImageCommand::Prune(args)) => commands::prune::images(client, args).await,
+        Command::System(SystemCommand::Prune(args)) => commands::prune::system(client, args).await,
         Command::Completion(_) | Command::GenerateMan(_) => Ok(0),
     }
 }

@@ -1,5 +1,5 @@
-//! Crash-safe file writes (temp file, fsync, rename, fsync of the directory) and unique
-//! temporary names.
+//! Crash-safe file writes (temp file, fsync, rename, fsync of the directory), unique
+//! temporary names, and the apparent size of a tree.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -54,4 +54,28 @@ pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
 pub(crate) fn ensure_dir(path: &Path) -> Result<PathBuf> {
     fs::create_dir_all(path).at("create directory", path)?;
     Ok(path.to_path_buf())
+}
+
+/// The bytes of the regular files under `path` (apparent sizes, as docker's `SizeRw` counts
+/// them), without following symlinks or crossing into other mounts. Unreadable parts count 0.
+pub(crate) fn apparent_size(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let mut total = 0;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(meta) = fs::symlink_metadata(&next) else {
+            continue;
+        };
+        if meta.is_file() {
+            total += meta.len();
+        } else if meta.is_dir() && meta.dev() == top.dev() {
+            if let Ok(entries) = fs::read_dir(&next) {
+                pending.extend(entries.flatten().map(|entry| entry.path()));
+            }
+        }
+    }
+    total
 }

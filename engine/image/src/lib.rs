@@ -63,5 +63,5 @@ pub use reference::{Reference, DOCKER_HUB};
 pub use registry::{Credentials, Platform, RegistryConfig};
 pub use snapshot::{apply_diff, Rootfs, StorageDriver};
 pub use store::{
-    BlobDescriptor, ImageId, ImageLayer, ImageRecord, ImageSummary, RemoveAction, Store,
+    BlobDescriptor, ImageId, ImageLayer, ImageRecord, ImageSummary, Removal, RemoveAction, Store,
 };

@@ -16,7 +16,7 @@ use nix::unistd::{fchownat, Gid, Uid};
 
 use crate::error::{Error, IoContext, Result};
 use crate::extract::{get_xattr, OVERLAY_OPAQUE_XATTR};
-use crate::fsutil::{ensure_dir, unique_name};
+use crate::fsutil::{apparent_size, ensure_dir, unique_name};
 use crate::store::{ImageId, Store};
 
 /// The `storage-driver` of daemon.json.
@@ -243,6 +243,14 @@ impl Store {
     }
 
     /// Unmounts (overlay2) and deletes a container's rootfs and its writable layer.
+    /// The bytes a container wrote (its overlay upper dir, or its whole copied rootfs): what
+    /// removing it frees, docker's `SizeRw`.
+    pub fn rootfs_size(&self, container_id: &str) -> Result<u64> {
+        let dir = self.container_dir(container_id)?;
+        let upper = dir.join("upper");
+        Ok(apparent_size(if upper.is_dir() { &upper } else { &dir }))
+    }
+
     pub async fn remove_rootfs(&self, container_id: &str) -> Result<()> {
         let dir = self.container_dir(container_id)?;
         let merged = dir.join("merged");

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{ensure_dir, sync_dir, sync_filesystem, unique_name, write_atomic};
+use crate::fsutil::{
+    apparent_size, ensure_dir, sync_dir, sync_filesystem, unique_name, write_atomic,
+};
 use crate::reference::Reference;
 use crate::snapshot::StorageDriver;
 
@@ -78,6 +80,14 @@ pub struct ImageSummary {
 pub enum RemoveAction {
     Untagged(String),
     Deleted(ImageId),
+}
+
+/// What an image removal did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub actions: Vec<RemoveAction>,
+    /// Bytes of the layers and blobs that no image used any more and were deleted.
+    pub space_reclaimed: u64,
 }
 
 /// Per-layer metadata stored next to its diff directory.
@@ -422,7 +432,7 @@ impl Store {
     /// the image and all its references (refused without `force` if several repositories
     /// name it). Layers and blobs no remaining image uses are then removed. The caller
     /// refuses images its containers still use.
-    pub async fn remove_image(&self, name_or_id: &str, force: bool) -> Result<Vec<RemoveAction>> {
+    pub async fn remove_image(&self, name_or_id: &str, force: bool) -> Result<Removal> {
         let id = self.resolve(name_or_id)?;
         let by_reference = Reference::parse(name_or_id)
             .ok()
@@ -466,21 +476,27 @@ impl Store {
             self.write_references(&refs)?;
             !refs.values().any(|v| *v == id)
         };
+        let mut space_reclaimed = 0;
         if delete {
             let _fence = self.inner.gc_fence.write().await;
             let path = self.image_path(&id);
             fs::remove_file(&path).at("remove", &path)?;
             actions.push(RemoveAction::Deleted(id));
             let store = self.clone();
-            tokio::task::spawn_blocking(move || store.collect_garbage())
+            space_reclaimed = tokio::task::spawn_blocking(move || store.collect_garbage())
                 .await
                 .map_err(|e| Error::Conflict(e.to_string()))??;
         }
-        Ok(actions)
+        Ok(Removal {
+            actions,
+            space_reclaimed,
+        })
     }
 
-    /// Removes layers and blobs that no image record uses. Call with the gc fence held.
-    fn collect_garbage(&self) -> Result<()> {
+    /// Removes layers and blobs that no image record uses, and returns their bytes. Call with
+    /// the gc fence held.
+    fn collect_garbage(&self) -> Result<u64> {
+        let mut freed = 0;
         let mut keep_layers = BTreeSet::new();
         let mut keep_blobs = BTreeSet::new();
         for id in self.image_ids()? {
@@ -510,6 +526,7 @@ impl Store {
                 let _ = fs::remove_file(&link);
                 // Rename first so a half-deleted layer is never mistaken for a complete one.
                 let doomed = self.tmp_path("gc-");
+                freed += apparent_size(&entry.path());
                 fs::rename(entry.path(), &doomed).at("remove layer", entry.path())?;
                 fs::remove_dir_all(&doomed).at("remove layer", &doomed)?;
             }
@@ -518,10 +535,11 @@ impl Store {
         for entry in fs::read_dir(&blobs).at("list", &blobs)? {
             let entry = entry.at("list", &blobs)?;
             if !keep_blobs.contains(&*entry.file_name().to_string_lossy()) {
+                freed += entry.metadata().map(|meta| meta.len()).unwrap_or(0);
                 fs::remove_file(entry.path()).at("remove blob", entry.path())?;
             }
         }
-        Ok(())
+        Ok(freed)
     }
 }
 

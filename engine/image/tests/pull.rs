@@ -135,13 +135,22 @@ async fn pull_by_tag_then_digest_and_run_from_overlay() {
     );
 
     // rmi removes the image, its layers and blobs.
-    let actions = store
+    let removal = store
         .remove_image(&reference.to_string(), false)
         .await
         .expect("rmi");
     assert!(
-        actions.contains(&berth_image::RemoveAction::Deleted(id.clone())),
-        "{actions:?}"
+        removal
+            .actions
+            .contains(&berth_image::RemoveAction::Deleted(id.clone())),
+        "{removal:?}"
+    );
+    // The busybox binary was in the only layer: at least its bytes were freed.
+    let busybox = std::fs::metadata("/bin/busybox").unwrap().len();
+    assert!(
+        removal.space_reclaimed >= busybox,
+        "reclaimed {} bytes, busybox alone is {busybox}",
+        removal.space_reclaimed
     );
     assert!(store.images().unwrap().is_empty());
     assert_eq!(

@@ -5,15 +5,18 @@ use berth_api::container::{ContainerInspect, ContainerSummary, ContainerTop};
 use hyper::Method;
 
 use super::images::created_ago;
+use super::prune::filters_query;
 use super::stdio::drain;
 use crate::cli::{InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
 use crate::transport::{encode, Client, DaemonError};
 
 /// `berth ps`.
 pub async fn ps(client: &Client, args: PsArgs) -> Result<i32> {
-    let all = if args.all { "?all=1" } else { "" };
-    let containers: Vec<ContainerSummary> =
-        client.get_json(&format!("/containers/json{all}")).await?;
+    let all = if args.all { "&all=1" } else { "" };
+    let filters = filters_query(&args.filter)?;
+    let containers: Vec<ContainerSummary> = client
+        .get_json(&format!("/containers/json?{filters}{all}"))
+        .await?;
     if args.quiet {
         for container in &containers {
             println!("{}", short_id(&container.id, args.no_trunc));

@@ -12,6 +12,7 @@ use hyper::body::Frame;
 use hyper::Method;
 
 use super::progress;
+use super::prune::filters_query;
 use crate::cli::{ImagesArgs, LoadArgs, PullArgs, PushArgs, RmiArgs, SaveArgs, TagArgs};
 use crate::transport::{encode, read_json, Client};
 
@@ -69,7 +70,8 @@ pub async fn push(client: &Client, args: PushArgs) -> Result<i32> {
 
 /// `berth images`.
 pub async fn images(client: &Client, args: ImagesArgs) -> Result<i32> {
-    let mut images: Vec<ImageSummary> = client.get_json("/images/json").await?;
+    let filters = filters_query(&args.filter)?;
+    let mut images: Vec<ImageSummary> = client.get_json(&format!("/images/json?{filters}")).await?;
     images.sort_by_key(|image| std::cmp::Reverse(image.created));
     let short = |id: &str| -> String {
         let hex = id.strip_prefix("sha256:").unwrap_or(id);

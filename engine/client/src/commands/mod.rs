@@ -6,6 +6,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod progress;
+pub mod prune;
 pub mod run;
 pub mod stats;
 pub mod stdio;

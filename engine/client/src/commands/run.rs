@@ -121,7 +121,14 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
     config.stdin_once = flags.interactive && attach;
     config.attach_stdout = attach;
     config.attach_stderr = attach;
-    config.labels = BTreeMap::new();
+    config.labels = flags
+        .label
+        .iter()
+        .map(|label| match label.split_once('=') {
+            Some((key, value)) => (key.to_owned(), value.to_owned()),
+            None => (label.clone(), String::new()),
+        })
+        .collect();
     request.host_config = HostConfig {
         binds: flags.volume.clone(),
         network_mode: flags

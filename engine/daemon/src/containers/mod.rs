@@ -11,6 +11,7 @@ mod names;
 pub mod pause;
 mod record;
 pub mod security;
+pub mod select;
 pub mod spec;
 mod stdio;
 mod systemd;

@@ -15,9 +15,10 @@ use super::http::{
     json_response, no_content, ok_json, read_json, streaming, ApiError, ApiResult, Query,
 };
 use super::images::image_error;
+use super::prune::filters;
 use crate::containers::etc_files;
 use crate::containers::security::{self, HostFacts};
-use crate::containers::{self, spec, Entry, Record, ResizeError, RootfsRecord};
+use crate::containers::{self, select, spec, Entry, Record, ResizeError, RootfsRecord};
 use crate::daemon::Daemon;
 
 /// Finds a container or answers Docker's 404.
@@ -185,15 +186,23 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     ))
 }
 
-/// `GET /containers/json?all=..`.
+/// `GET /containers/json?all=..&filters=..`.
 pub fn list(daemon: &Daemon, query: &Query) -> ApiResult {
-    let all = query.flag("all");
+    let store = &daemon.images.store;
+    let selection = select::Selection::new(
+        filters(query)?,
+        select::LIST_FILTERS,
+        query.flag("all"),
+        &daemon.containers,
+        |image| store.resolve(image).ok().map(|id| id.to_string()),
+    )
+    .map_err(|err| ApiError::bad_request(err.to_string()))?;
     let mut records: Vec<Record> = daemon
         .containers
         .all()
         .iter()
         .map(|entry| entry.record())
-        .filter(|record| all || record.state.running())
+        .filter(|record| selection.matches(record))
         .collect();
     records.sort_by(|a, b| b.created.cmp(&a.created));
     let summaries: Vec<_> = records.iter().map(Record::summary).collect();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use berth_api::container::ContainerConfig;
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary, ProgressMessage, RootFs};
-use berth_image::{ProgressEvent, Reference, RemoveAction};
+use berth_image::{ProgressEvent, Reference};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -14,7 +14,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::http::{no_content, ok_json, streaming, ApiError, ApiResult, Query};
+use super::image_filters::{self, image_labels, ImageSelection};
 use super::pipe::{BodyReader, ChannelWriter};
+use super::prune::{delete_item, filters};
 use crate::daemon::Daemon;
 
 /// Maps an image-layer error to Docker's status codes.
@@ -152,27 +154,31 @@ struct RootFsBlob {
     diff_ids: Vec<String>,
 }
 
-/// `GET /images/json`.
-pub fn list(daemon: &Daemon, in_use: &BTreeMap<String, i64>) -> ApiResult {
-    let images = daemon.images.store.images().map_err(image_error)?;
-    let summaries: Vec<ImageSummary> = images
-        .into_iter()
-        .map(|image| {
-            let id = image.id.to_string();
-            ImageSummary {
-                containers: in_use.get(&id).copied().unwrap_or(0),
-                id,
-                parent_id: String::new(),
-                repo_tags: image.repo_tags,
-                repo_digests: image.repo_digests,
-                created: image.created,
-                size: image.size as i64,
-                shared_size: -1,
-                virtual_size: image.size as i64,
-                labels: BTreeMap::new(),
-            }
-        })
-        .collect();
+/// `GET /images/json?filters=..`.
+pub fn list(daemon: &Daemon, in_use: &BTreeMap<String, i64>, query: &Query) -> ApiResult {
+    let store = &daemon.images.store;
+    let selection = ImageSelection::new(filters(query)?, image_filters::LIST_FILTERS, store)
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let mut summaries = Vec::new();
+    for image in store.images().map_err(image_error)? {
+        let labels = image_labels(store, &image.id);
+        if !selection.matches(&image, &labels) {
+            continue;
+        }
+        let id = image.id.to_string();
+        summaries.push(ImageSummary {
+            containers: in_use.get(&id).copied().unwrap_or(0),
+            id,
+            parent_id: String::new(),
+            repo_tags: selection.shown_references(image.repo_tags),
+            repo_digests: selection.shown_references(image.repo_digests),
+            created: image.created,
+            size: image.size as i64,
+            shared_size: -1,
+            virtual_size: image.size as i64,
+            labels,
+        });
+    }
     ok_json(&summaries)
 }
 
@@ -245,25 +251,13 @@ pub async fn remove(daemon: &Daemon, name: &str, force: bool, users: Vec<String>
             id.short()
         )));
     }
-    let actions = daemon
+    let removal = daemon
         .images
         .store
         .remove_image(name, force)
         .await
         .map_err(image_error)?;
-    let items: Vec<ImageDeleteItem> = actions
-        .into_iter()
-        .map(|action| match action {
-            RemoveAction::Untagged(reference) => ImageDeleteItem {
-                untagged: Some(reference),
-                deleted: None,
-            },
-            RemoveAction::Deleted(id) => ImageDeleteItem {
-                untagged: None,
-                deleted: Some(id.to_string()),
-            },
-        })
-        .collect();
+    let items: Vec<ImageDeleteItem> = removal.actions.into_iter().map(delete_item).collect();
     ok_json(&items)
 }
 

@@ -5,8 +5,10 @@ mod attach;
 mod containers;
 mod exec;
 pub mod http;
+mod image_filters;
 mod images;
 mod pipe;
+mod prune;
 mod stats;
 mod system;
 
@@ -203,10 +205,12 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
             for entry in daemon.containers.all() {
                 *in_use.entry(entry.record().image_id).or_insert(0) += 1;
             }
-            return images::list(&daemon, &in_use);
+            return images::list(&daemon, &in_use, &query);
         }
         (&Method::POST, "/containers/create") => return containers::create(daemon, request).await,
         (&Method::GET, "/containers/json") => return containers::list(&daemon, &query),
+        (&Method::POST, "/containers/prune") => return prune::containers(daemon, &query).await,
+        (&Method::POST, "/images/prune") => return prune::images(daemon, &query).await,
         (&Method::GET, "/images/get") => return images::save(daemon, query.all("names")).await,
         (&Method::POST, "/images/load") => return images::load(daemon, request).await,
         _ => {}

@@ -80,6 +80,12 @@ impl Registry {
     }
 
     fn push_hello_world(&self) {
+        self.push_hello_world_variant(serde_json::json!({}));
+    }
+
+    /// Pushes `library/hello-world:latest` again with these image labels: another image (its
+    /// config differs) on the same layer, so a daemon that pulls it leaves the old one dangling.
+    pub fn push_hello_world_variant(&self, labels: serde_json::Value) {
         require_tool("skopeo");
         require_tool("busybox");
         let work = tempfile::tempdir().expect("temp dir");
@@ -90,7 +96,7 @@ impl Registry {
             "architecture": "amd64",
             "os": "linux",
             "created": "2026-01-01T00:00:00Z",
-            "config": {"Cmd": ["/hello"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+            "config": {"Cmd": ["/hello"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Labels": labels},
             "rootfs": {"type": "layers", "diff_ids": [layer_digest.clone()]},
         });
         let config = serde_json::to_vec(&config).expect("config json");
