@@ -311,6 +311,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching from a terminal session
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     #[command(flatten)]
     pub container: ContainerFlags,
 }
@@ -330,6 +333,9 @@ pub struct ExecArgs {
     /// Detached mode: run command in the background
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching from a terminal session
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set environment variables
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -369,6 +375,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching from a terminal session
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -414,6 +423,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,
+    /// Override the key sequence for detaching from a terminal session
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
 }
 
 #[derive(Debug, Args)]

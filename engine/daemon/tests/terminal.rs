@@ -335,8 +335,25 @@ fn start_ai_and_attach() {
         .args(["run", "-dit", "--name", "shell", "hello-world", "sh"])
         .output()
         .unwrap());
-    for (mut client, marker) in [(daemon.docker(), "docker"), (daemon.berth(), "berth")] {
-        client.args(["attach", "shell"]);
+    // Each client leaves with the detach keys (docker's ctrl-p ctrl-q, or its own); the shell
+    // goes on running.
+    let with_keys = |mut client: Command, keys: Option<&str>| {
+        client.arg("attach");
+        if let Some(keys) = keys {
+            client.args(["--detach-keys", keys]);
+        }
+        client.arg("shell");
+        client
+    };
+    for (client, marker, typed) in [
+        (with_keys(daemon.docker(), None), "docker", "\x10\x11"),
+        (with_keys(daemon.berth(), None), "berth", "\x10\x11"),
+        (
+            with_keys(daemon.berth(), Some("ctrl-x,x")),
+            "custom",
+            "\x18x",
+        ),
+    ] {
         let mut session = OnTerminal::spawn(client, 24, 80);
         // The shell's answer, not the echo of the typed line, carries "via:NAME".
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -345,9 +362,20 @@ fn start_ai_and_attach() {
             session.type_keys(&format!("echo via:$((1+1)){marker} | tr -d 2\r"));
             std::thread::sleep(Duration::from_millis(200));
         }
-        // Leave without stopping the container (no detach keys): end the client.
-        support::signal(session.child.id(), libc::SIGKILL);
-        wait_exit(&mut session.child, Duration::from_secs(20));
+        session.type_keys(typed);
+        let code = wait_exit(&mut session.child, Duration::from_secs(20));
+        if marker == "docker" {
+            // docker attach reports a detach as the error "read escape sequence" (exit 1).
+            assert!(
+                session.screen().contains("read escape sequence"),
+                "docker did not detach:\n{}",
+                session.screen()
+            );
+        } else {
+            assert_eq!(code, 0, "{marker} did not detach:\n{}", session.screen());
+        }
+        let state = daemon.request("GET", "/containers/shell/json", None).json();
+        assert_eq!(state["State"]["Running"], true, "{marker}: {state}");
     }
     let mut client = daemon.berth();
     client.args(["attach", "shell"]);
@@ -359,4 +387,39 @@ fn start_ai_and_attach() {
     let refused = daemon.berth().args(["attach", "shell"]).output().unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("start it first"));
+}
+
+#[test]
+fn run_it_detaches_with_the_keys_and_leaves_the_container_running() {
+    let registry = Registry::with_hello_world();
+    let daemon = start_with_mirror(&registry);
+    for (mut client, name) in [
+        (daemon.docker(), "via-docker"),
+        (daemon.berth(), "via-berth"),
+    ] {
+        client.args(["run", "-it", "--name", name, "hello-world", "sh"]);
+        let mut session = OnTerminal::spawn(client, 24, 80);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !session.screen().contains("up:3") {
+            assert!(Instant::now() < deadline, "no shell:\n{}", session.screen());
+            session.type_keys("echo up:$((1+2))\r");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        session.type_keys("\x10\x11");
+        let code = wait_exit(&mut session.child, Duration::from_secs(20));
+        assert_eq!(code, 0, "{name} did not detach:\n{}", session.screen());
+        let state = daemon
+            .request("GET", &format!("/containers/{name}/json"), None)
+            .json();
+        assert_eq!(state["State"]["Running"], true, "{name}: {state}");
+        ok(daemon.berth().args(["rm", "-f", name]).output().unwrap());
+    }
+    // Bad keys are refused before anything is created.
+    let refused = daemon
+        .berth()
+        .args(["run", "--detach-keys", "ctrl-1", "hello-world", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Invalid detach keys (ctrl-1)"));
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use berth_api::container::{ContainerInspect, WaitResponse};
 use hyper::Method;
 
-use super::stdio::Session;
+use super::stdio::{detach_keys, Ended, Session};
 use crate::cli::AttachArgs;
 use crate::terminal;
 use crate::transport::{check, encode, read_json, Client};
@@ -20,16 +20,22 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Result<i32> {
         bail!("You cannot attach to a stopped container, start it first");
     }
     let stdin = inspect.config.open_stdin && !args.no_stdin;
-    session(client, &inspect, stdin, false).await
+    let keys = detach_keys(args.detach_keys.as_deref())?;
+    session(client, &inspect, stdin, false, &keys).await
 }
 
 /// `berth start -a [-i] CONTAINER`: attached before it starts, so no output is missed.
-pub async fn start_attached(client: &Client, name: &str, interactive: bool) -> Result<i32> {
+pub async fn start_attached(
+    client: &Client,
+    name: &str,
+    interactive: bool,
+    detach_keys: &[u8],
+) -> Result<i32> {
     let inspect: ContainerInspect = client
         .get_json(&format!("/containers/{}/json", encode(name)))
         .await?;
     let stdin = interactive && inspect.config.open_stdin;
-    session(client, &inspect, stdin, true).await
+    session(client, &inspect, stdin, true, detach_keys).await
 }
 
 async fn session(
@@ -37,6 +43,7 @@ async fn session(
     container: &ContainerInspect,
     stdin: bool,
     start: bool,
+    detach_keys: &[u8],
 ) -> Result<i32> {
     let tty = container.config.tty;
     if tty && stdin && !terminal::stdin_is_terminal() {
@@ -53,7 +60,8 @@ async fn session(
             true,
         )
         .await?;
-    let mut session = Session::open(check(response).await?, tty, stdin, "attach").await?;
+    let response = check(response).await?;
+    let mut session = Session::open(response, tty, stdin, detach_keys, "attach").await?;
     if start {
         if let Err(err) = client.post_empty(&format!("/containers/{id}/start")).await {
             drop(session);
@@ -61,7 +69,9 @@ async fn session(
         }
     }
     session.follow_terminal_size(client, format!("/containers/{id}/resize"));
-    session.finish().await?;
+    if session.finish().await? == Ended::Detached {
+        return Ok(0);
+    }
     // The output ended with the process: its exit code is recorded by now.
     let wait = client
         .call(

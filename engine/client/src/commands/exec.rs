@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use berth_api::exec::{ExecConfig, ExecCreateResponse, ExecInspect, ExecStartConfig};
 use hyper::Method;
 
-use super::stdio::Session;
+use super::stdio::{detach_keys, Ended, Session};
 use crate::cli::ExecArgs;
 use crate::terminal;
 use crate::transport::{check, encode, json_body, Client};
@@ -64,9 +64,13 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
-    let mut session = Session::open(response, args.tty, args.interactive, "exec start").await?;
+    let keys = detach_keys(args.detach_keys.as_deref())?;
+    let mut session =
+        Session::open(response, args.tty, args.interactive, &keys, "exec start").await?;
     session.follow_terminal_size(client, format!("/exec/{id}/resize"));
-    session.finish().await?;
+    if session.finish().await? == Ended::Detached {
+        return Ok(0);
+    }
     let inspect: ExecInspect = client.get_json(&format!("/exec/{id}/json")).await?;
     Ok(inspect.exit_code.unwrap_or(0) as i32)
 }

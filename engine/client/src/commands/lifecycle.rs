@@ -35,7 +35,8 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         let [name] = args.containers.as_slice() else {
             anyhow::bail!("you cannot start and attach multiple containers at once");
         };
-        return super::attach::start_attached(client, name, args.interactive).await;
+        let keys = super::stdio::detach_keys(args.detach_keys.as_deref())?;
+        return super::attach::start_attached(client, name, args.interactive, &keys).await;
     }
     for_each(&args.containers, |name| async move {
         client

@@ -12,7 +12,7 @@ use berth_api::container::{
 use hyper::Method;
 
 use super::images::pull_image;
-use super::stdio::Session;
+use super::stdio::{detach_keys, Ended, Session};
 use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
 use crate::terminal;
 use crate::transport::{check, encode, read_json, Client, DaemonError};
@@ -248,6 +248,13 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         eprintln!("the input device is not a TTY");
         return Ok(1);
     }
+    let detach_keys = match detach_keys(args.detach_keys.as_deref()) {
+        Ok(keys) => keys,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(125);
+        }
+    };
     let id = match create_container(client, flags, !args.detach).await {
         Ok(id) => id,
         Err(err) => {
@@ -274,7 +281,8 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         )
         .await?;
     let attach = check(attach).await?;
-    let mut session = Session::open(attach, flags.tty, flags.interactive, "attach").await?;
+    let mut session =
+        Session::open(attach, flags.tty, flags.interactive, &detach_keys, "attach").await?;
     let condition = if flags.rm { "removed" } else { "next-exit" };
     let wait = client
         .call(
@@ -289,7 +297,9 @@ pub async fn run(client: &Client, args: RunArgs) -> Result<i32> {
         return Ok(126);
     }
     session.follow_terminal_size(client, format!("/containers/{id}/resize"));
-    session.finish().await?;
+    if session.finish().await? == Ended::Detached {
+        return Ok(0);
+    }
     let answer: WaitResponse = read_json(wait).await?;
     if let Some(error) = answer.error.filter(|error| !error.message.is_empty()) {
         eprintln!("Error response from daemon: {}", error.message);
