@@ -199,6 +199,12 @@ pub struct ContainerSummary {
     pub mounts: Vec<MountPoint>,
     /// Network settings (empty map of networks).
     pub network_settings: NetworkSettings,
+    /// Bytes the container wrote (with `size=1`, and in `/system/df`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    /// Those bytes plus its image's (with `size=1`, and in `/system/df`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 /// `HostConfig` of a list entry.

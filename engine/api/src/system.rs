@@ -181,3 +181,23 @@ pub struct Runtime {
     /// Path of the runtime binary.
     pub path: String,
 }
+/// `GET /system/df`: what images, containers, volumes and the build cache take on disk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SystemDataUsage {
+    /// Bytes of every image layer, each counted once.
+    #[serde(default)]
+    pub layers_size: i64,
+    /// Images, with `SharedSize` and `Containers` filled in.
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub images: Vec<crate::image::ImageSummary>,
+    /// Containers, with `SizeRw` and `SizeRootFs` filled in.
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub containers: Vec<crate::container::ContainerSummary>,
+    /// Volumes (berthd keeps none).
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub volumes: Vec<serde_json::Value>,
+    /// Build cache records (berthd builds no images).
+    #[serde(default, deserialize_with = "crate::container::null_as_default")]
+    pub build_cache: Vec<serde_json::Value>,
+}

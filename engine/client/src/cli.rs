@@ -492,6 +492,8 @@ pub enum ImageCommand {
 /// `berth system ...`.
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
+    /// Show berth disk usage
+    Df,
     /// Remove stopped containers and unused images
     Prune(PruneArgs),
 }

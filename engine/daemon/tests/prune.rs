@@ -1,5 +1,6 @@
-//! Docker's list filters (`ps -f`, `images -f`) and the prune commands (`container prune`,
-//! `image prune [-a]`, `system prune`), with the real docker CLI and berth against berthd.
+//! Docker's list filters (`ps -f`, `images -f`), the prune commands (`container prune`,
+//! `image prune [-a]`, `system prune`) and `system df`, with the real docker CLI and berth
+//! against berthd.
 
 mod support;
 
@@ -366,5 +367,83 @@ fn prune_removes_what_is_stopped_or_unused_and_reports_the_space() {
         bad.text().contains("invalid filter 'status'"),
         "{}",
         bad.text()
+    );
+}
+
+#[test]
+fn system_df_reports_layers_images_and_what_containers_wrote() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    run(
+        &daemon,
+        0,
+        &[
+            "--name",
+            "writer",
+            "hello-world",
+            "sh",
+            "-c",
+            "busybox head -c 300000 /dev/zero > /data",
+        ],
+    );
+    run(
+        &daemon,
+        0,
+        &["-d", "--name", "up", "hello-world", "sleep", "300"],
+    );
+    let usage = daemon.request("GET", "/system/df", None);
+    assert_eq!(usage.status, 200, "{}", usage.text());
+    let usage = usage.json();
+    let busybox = std::fs::metadata("/bin/busybox").unwrap().len() as i64;
+    let layers = usage["LayersSize"].as_i64().unwrap();
+    assert!(layers >= busybox, "{usage}");
+    let images = usage["Images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{usage}");
+    assert_eq!(images[0]["Containers"], 2, "{usage}");
+    assert_eq!(images[0]["SharedSize"], 0, "{usage}");
+    let image_size = images[0]["Size"].as_i64().unwrap();
+    assert_eq!(image_size, layers, "{usage}");
+    let containers = usage["Containers"].as_array().unwrap();
+    let writer = containers
+        .iter()
+        .find(|container| container["Names"][0] == "/writer")
+        .unwrap();
+    let written = writer["SizeRw"].as_i64().unwrap();
+    assert!((300_000..400_000).contains(&written), "{usage}");
+    assert_eq!(writer["SizeRootFs"].as_i64().unwrap(), written + image_size);
+
+    // Only the asked-for kinds, and a 400 for an unknown one.
+    let only = daemon
+        .request("GET", "/system/df?type=container", None)
+        .json();
+    assert_eq!(only["Images"], serde_json::json!([]), "{only}");
+    assert_eq!(only["Containers"].as_array().unwrap().len(), 2, "{only}");
+    let bad = daemon.request("GET", "/system/df?type=bogus", None);
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
+    // docker's and berth's tables: one image in use, two containers with one running.
+    for client in [daemon.docker(), daemon.berth()] {
+        let table = lines(client, &["system", "df"]);
+        let row = |kind: &str| -> Vec<String> {
+            let line = table
+                .iter()
+                .find(|line| line.starts_with(kind))
+                .unwrap_or_else(|| panic!("no {kind} row: {table:?}"));
+            line.split_whitespace().map(str::to_owned).collect()
+        };
+        assert_eq!(row("Images")[1..3], ["1", "1"], "{table:?}");
+        assert_eq!(row("Containers")[1..3], ["2", "1"], "{table:?}");
+        assert!(row("Containers")[3].ends_with("kB"), "{table:?}");
+    }
+    // docker ps -s asks for the same sizes.
+    let sizes = lines(
+        daemon.docker(),
+        &["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"],
+    );
+    assert!(
+        sizes
+            .iter()
+            .any(|line| line.starts_with("writer 3") && line.contains("virtual")),
+        "{sizes:?}"
     );
 }

@@ -63,5 +63,6 @@ pub use reference::{Reference, DOCKER_HUB};
 pub use registry::{Credentials, Platform, RegistryConfig};
 pub use snapshot::{apply_diff, Rootfs, StorageDriver};
 pub use store::{
-    BlobDescriptor, ImageId, ImageLayer, ImageRecord, ImageSummary, Removal, RemoveAction, Store,
+    BlobDescriptor, DiskUsage, ImageId, ImageLayer, ImageRecord, ImageSummary, ImageUsage, Removal,
+    RemoveAction, Store,
 };

@@ -75,6 +75,22 @@ pub struct ImageSummary {
     pub size: u64,
 }
 
+/// What the images take on disk, as `docker system df` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Bytes of every stored layer, each counted once.
+    pub layers_size: u64,
+    /// Per image: its layers' bytes, and the part of them that other images use too.
+    pub images: BTreeMap<ImageId, ImageUsage>,
+}
+
+/// One image's share of [`DiskUsage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageUsage {
+    pub size: u64,
+    pub shared_size: u64,
+}
+
 /// One step of an image removal, as `docker rmi` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoveAction {
@@ -413,6 +429,46 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Layer bytes per image and in all, from each layer's recorded size.
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        let mut records = Vec::new();
+        let mut users: BTreeMap<Digest, usize> = BTreeMap::new();
+        for id in self.image_ids()? {
+            let record = self.image(&id)?;
+            let distinct: BTreeSet<&Digest> =
+                record.layers.iter().map(|layer| &layer.diff_id).collect();
+            for diff_id in distinct {
+                *users.entry(diff_id.clone()).or_default() += 1;
+            }
+            records.push(record);
+        }
+        let sizes: BTreeMap<&Digest, u64> = users
+            .keys()
+            .map(|diff_id| {
+                let size = self.layer_meta(diff_id).map_or(0, |meta| meta.size);
+                (diff_id, size)
+            })
+            .collect();
+        let mut usage = DiskUsage {
+            layers_size: sizes.values().sum(),
+            images: BTreeMap::new(),
+        };
+        for record in &records {
+            let distinct: BTreeSet<&Digest> =
+                record.layers.iter().map(|layer| &layer.diff_id).collect();
+            let mut image = ImageUsage::default();
+            for diff_id in distinct {
+                let size = sizes.get(diff_id).copied().unwrap_or(0);
+                image.size += size;
+                if users.get(diff_id).copied().unwrap_or(0) > 1 {
+                    image.shared_size += size;
+                }
+            }
+            usage.images.insert(record.id.clone(), image);
+        }
+        Ok(usage)
     }
 
     fn created_of(&self, id: &ImageId) -> i64 {

@@ -1,8 +1,10 @@
-//! `berth version` and `berth info`.
+//! `berth version`, `berth info` and `berth system df`.
 
 use anyhow::Result;
-use berth_api::system::{SystemInfo, SystemVersion};
+use berth_api::system::{SystemDataUsage, SystemInfo, SystemVersion};
+use berth_api::units::human_size;
 
+use super::table;
 use crate::transport::{CannotConnect, Client};
 
 /// Prints client and server versions, like `docker version`.
@@ -100,4 +102,63 @@ fn go_arch() -> &'static str {
         "aarch64" => "arm64",
         other => other,
     }
+}
+
+/// `berth system df`: docker's table of what images and containers take and what a prune
+/// would free.
+pub async fn disk_usage(client: &Client) -> Result<i32> {
+    let usage: SystemDataUsage = client.get_json("/system/df").await?;
+    let images_total = usage.layers_size.max(0) as u64;
+    let images_in_use: u64 = usage
+        .images
+        .iter()
+        .filter(|image| image.containers > 0 && image.size >= 0 && image.shared_size >= 0)
+        .map(|image| (image.size - image.shared_size).max(0) as u64)
+        .sum();
+    let written = |running: Option<bool>| -> u64 {
+        usage
+            .containers
+            .iter()
+            .filter(|container| {
+                running.is_none_or(|wanted| (container.state == "running") == wanted)
+            })
+            .map(|container| container.size_rw.unwrap_or(0).max(0) as u64)
+            .sum()
+    };
+    let rows = [
+        [
+            "Images".to_owned(),
+            usage.images.len().to_string(),
+            usage
+                .images
+                .iter()
+                .filter(|image| image.containers > 0)
+                .count()
+                .to_string(),
+            human_size(images_total),
+            reclaimable(images_total.saturating_sub(images_in_use), images_total),
+        ],
+        [
+            "Containers".to_owned(),
+            usage.containers.len().to_string(),
+            usage
+                .containers
+                .iter()
+                .filter(|c| c.state == "running")
+                .count()
+                .to_string(),
+            human_size(written(None)),
+            reclaimable(written(Some(false)), written(None)),
+        ],
+    ];
+    table::print(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows);
+    Ok(0)
+}
+
+/// `1.2MB (40%)`, as docker shows what a prune would free.
+fn reclaimable(bytes: u64, total: u64) -> String {
+    if total == 0 {
+        return human_size(bytes);
+    }
+    format!("{} ({}%)", human_size(bytes), bytes * 100 / total)
 }

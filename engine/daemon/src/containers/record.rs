@@ -219,6 +219,8 @@ impl Record {
             },
             mounts: self.mounts(),
             network_settings: NetworkSettings::default(),
+            size_rw: None,
+            size_root_fs: None,
         }
     }
 

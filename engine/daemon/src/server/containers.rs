@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use berth_api::container::{
-    ContainerCreateRequest, ContainerCreateResponse, WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerCreateResponse, ContainerSummary, WaitError, WaitResponse,
 };
 use berth_image::Reference;
 use bytes::Bytes;
@@ -205,8 +205,35 @@ pub fn list(daemon: &Daemon, query: &Query) -> ApiResult {
         .filter(|record| selection.matches(record))
         .collect();
     records.sort_by(|a, b| b.created.cmp(&a.created));
-    let summaries: Vec<_> = records.iter().map(Record::summary).collect();
+    let summaries: Vec<_> = if query.flag("size") {
+        sized_summaries(daemon, &records)
+    } else {
+        records.iter().map(Record::summary).collect()
+    };
     ok_json(&summaries)
+}
+
+/// List entries with `SizeRw` (what each container wrote) and `SizeRootFs` (that plus its
+/// image), as `docker ps -s` and `docker system df` show them.
+pub fn sized_summaries(daemon: &Daemon, records: &[Record]) -> Vec<ContainerSummary> {
+    let store = &daemon.images.store;
+    let image_sizes: std::collections::BTreeMap<String, u64> = store
+        .images()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|image| (image.id.to_string(), image.size))
+        .collect();
+    records
+        .iter()
+        .map(|record| {
+            let mut summary = record.summary();
+            let written = store.rootfs_size(&record.id).unwrap_or(0);
+            let image = image_sizes.get(&record.image_id).copied().unwrap_or(0);
+            summary.size_rw = Some(written as i64);
+            summary.size_root_fs = Some((written + image) as i64);
+            summary
+        })
+        .collect()
 }
 
 /// `GET /containers/{id}/json`.

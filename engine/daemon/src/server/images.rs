@@ -165,21 +165,33 @@ pub fn list(daemon: &Daemon, in_use: &BTreeMap<String, i64>, query: &Query) -> A
         if !selection.matches(&image, &labels) {
             continue;
         }
-        let id = image.id.to_string();
-        summaries.push(ImageSummary {
-            containers: in_use.get(&id).copied().unwrap_or(0),
-            id,
-            parent_id: String::new(),
-            repo_tags: selection.shown_references(image.repo_tags),
-            repo_digests: selection.shown_references(image.repo_digests),
-            created: image.created,
-            size: image.size as i64,
-            shared_size: -1,
-            virtual_size: image.size as i64,
-            labels,
-        });
+        let containers = in_use.get(&image.id.to_string()).copied().unwrap_or(0);
+        let mut summary = image_summary(image, containers, labels);
+        summary.repo_tags = selection.shown_references(summary.repo_tags);
+        summary.repo_digests = selection.shown_references(summary.repo_digests);
+        summaries.push(summary);
     }
     ok_json(&summaries)
+}
+
+/// A list entry for `image`, used by `containers` containers (`SharedSize` unknown: -1).
+pub fn image_summary(
+    image: berth_image::ImageSummary,
+    containers: i64,
+    labels: BTreeMap<String, String>,
+) -> ImageSummary {
+    ImageSummary {
+        containers,
+        id: image.id.to_string(),
+        parent_id: String::new(),
+        repo_tags: image.repo_tags,
+        repo_digests: image.repo_digests,
+        created: image.created,
+        size: image.size as i64,
+        shared_size: -1,
+        virtual_size: image.size as i64,
+        labels,
+    }
 }
 
 /// `GET /images/{name}/json`.

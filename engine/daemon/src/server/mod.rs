@@ -3,6 +3,7 @@
 
 mod attach;
 mod containers;
+mod disk_usage;
 mod exec;
 pub mod http;
 mod image_filters;
@@ -181,6 +182,7 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
     match (&method, path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_ping") => return system::ping(&method),
         (&Method::GET, "/version") => return system::version(),
+        (&Method::GET, "/system/df") => return disk_usage::disk_usage(&daemon, &query),
         (&Method::GET, "/info") => {
             let records: Vec<_> = daemon.containers.all().iter().map(|e| e.record()).collect();
             let running = records.iter().filter(|r| r.state.running()).count() as u64;
