@@ -35,6 +35,22 @@ fn run(daemon: &Daemon, code: i32, args: &[&str]) {
     );
 }
 
+/// `writer`: a container that wrote 300 kB into its writable layer, then exited 0.
+fn run_writer(daemon: &Daemon) {
+    run(
+        daemon,
+        0,
+        &[
+            "--name",
+            "writer",
+            "hello-world",
+            "sh",
+            "-c",
+            "busybox head -c 300000 /dev/zero > /data",
+        ],
+    );
+}
+
 #[test]
 fn ps_and_images_filters_select_like_dockerd() {
     let registry = Registry::with_hello_world();
@@ -179,18 +195,7 @@ fn prune_removes_what_is_stopped_or_unused_and_reports_the_space() {
         0,
         &["-d", "--name", "up", "hello-world", "sleep", "300"],
     );
-    run(
-        &daemon,
-        0,
-        &[
-            "--name",
-            "writer",
-            "hello-world",
-            "sh",
-            "-c",
-            "busybox head -c 300000 /dev/zero > /data",
-        ],
-    );
+    run_writer(&daemon);
     run(
         &daemon,
         0,
@@ -374,18 +379,7 @@ fn prune_removes_what_is_stopped_or_unused_and_reports_the_space() {
 fn system_df_reports_layers_images_and_what_containers_wrote() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    run(
-        &daemon,
-        0,
-        &[
-            "--name",
-            "writer",
-            "hello-world",
-            "sh",
-            "-c",
-            "busybox head -c 300000 /dev/zero > /data",
-        ],
-    );
+    run_writer(&daemon);
     run(
         &daemon,
         0,
