@@ -152,9 +152,15 @@ pub struct ContainerCreateResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct MountPoint {
-    /// "bind".
+    /// "bind" or "volume".
     #[serde(rename = "Type")]
     pub kind: String,
+    /// The volume's name (volumes only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// "local" (volumes only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
     /// Host path.
     pub source: String,
     /// Container path.

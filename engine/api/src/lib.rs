@@ -22,6 +22,7 @@ pub mod system;
 pub mod time;
 pub mod units;
 pub mod version;
+pub mod volume;
 
 pub use version::{ApiVersion, API_VERSION, MIN_API_VERSION};
 

@@ -194,9 +194,9 @@ pub struct SystemDataUsage {
     /// Containers, with `SizeRw` and `SizeRootFs` filled in.
     #[serde(default, deserialize_with = "crate::container::null_as_default")]
     pub containers: Vec<crate::container::ContainerSummary>,
-    /// Volumes (berthd keeps none).
+    /// Volumes, with `UsageData` filled in.
     #[serde(default, deserialize_with = "crate::container::null_as_default")]
-    pub volumes: Vec<serde_json::Value>,
+    pub volumes: Vec<crate::volume::Volume>,
     /// Build cache records (berthd builds no images).
     #[serde(default, deserialize_with = "crate::container::null_as_default")]
     pub build_cache: Vec<serde_json::Value>,

@@ -108,6 +108,9 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// List containers
     Ps(PsArgs),
     /// Fetch the logs of a container
@@ -496,6 +499,60 @@ pub enum SystemCommand {
     Df,
     /// Remove stopped containers and unused images
     Prune(PruneArgs),
+}
+
+/// `berth volume ...`.
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeNamesArgs),
+    /// Remove one or more volumes
+    Rm(VolumeRmArgs),
+    /// Remove unused volumes
+    Prune(ContainerPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Set metadata for a volume
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Specify volume driver name
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Volume name (generated when omitted)
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Provide filter values (e.g. "dangling=true", "label=<key>", "name=<part>")
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeNamesArgs {
+    /// Volumes
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Do not fail when a volume does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    /// Volumes
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,7 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
             commands::prune::containers(client, args).await
         }
         Command::Image(ImageCommand::Prune(args)) => commands::prune::images(client, args).await,
+        Command::Volume(command) => commands::volumes::volume(client, command).await,
         Command::System(SystemCommand::Df) => commands::system::disk_usage(client).await,
         Command::System(SystemCommand::Prune(args)) => commands::prune::system(client, args).await,
         Command::Completion(_) | Command::GenerateMan(_) => Ok(0),

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::containers::Containers;
 use crate::images::Images;
 use crate::logging::LevelHandle;
+use crate::volumes::Volumes;
 
 /// What every API handler can reach.
 pub struct Daemon {
@@ -21,6 +22,8 @@ pub struct Daemon {
     pub images: Images,
     /// Containers.
     pub containers: Containers,
+    /// Named volumes.
+    pub volumes: Volumes,
     /// The tokio runtime, for blocking threads that call async image code.
     pub handle: tokio::runtime::Handle,
     log_level: LevelHandle,
@@ -32,9 +35,11 @@ impl Daemon {
         let id = engine_id(&config)?;
         let images = Images::open(&config)?;
         let containers = Containers::open(&config.data_root, &config.exec_root)?;
+        let volumes = Volumes::open(&config.data_root)?;
         Ok(Daemon {
             images,
             containers,
+            volumes,
             handle: tokio::runtime::Handle::current(),
             config: RwLock::new(Arc::new(config)),
             flags,

@@ -15,6 +15,7 @@ mod no_nss;
 mod notify;
 mod server;
 mod tls;
+mod volumes;
 
 use std::sync::Arc;
 

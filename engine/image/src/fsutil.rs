@@ -58,7 +58,7 @@ pub(crate) fn ensure_dir(path: &Path) -> Result<PathBuf> {
 
 /// The bytes of the regular files under `path` (apparent sizes, as docker's `SizeRw` counts
 /// them), without following symlinks or crossing into other mounts. Unreadable parts count 0.
-pub(crate) fn apparent_size(path: &Path) -> u64 {
+pub fn apparent_size(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let Ok(top) = fs::symlink_metadata(path) else {
         return 0;

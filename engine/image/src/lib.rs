@@ -56,6 +56,7 @@ mod store;
 pub use archive::{load, save};
 pub use digest::Digest;
 pub use error::{Error, Result};
+pub use fsutil::apparent_size;
 pub use progress::{LayerStatus, ProgressEvent, ProgressSender};
 pub use pull::{pull, pull_with_report, PullOptions, PullReport};
 pub use push::push;

@@ -10,7 +10,7 @@ use crate::cli::{KillArgs, PauseArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
 use crate::transport::{encode, read_json, Client};
 
 /// Runs `action` for every name, printing the name on success and the error otherwise.
-async fn for_each<F, Fut>(names: &[String], action: F) -> Result<i32>
+pub(super) async fn for_each<F, Fut>(names: &[String], action: F) -> Result<i32>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Option<String>>>,

@@ -12,3 +12,4 @@ pub mod stats;
 pub mod stdio;
 pub mod system;
 pub mod table;
+pub mod volumes;

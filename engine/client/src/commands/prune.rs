@@ -120,7 +120,7 @@ async fn prune_images(client: &Client, filters: &Filters, all: bool) -> Result<u
 
 /// Docker's prompt: the warning, then `Are you sure you want to continue? [y/N]`; only `y` or
 /// `yes` on stdin goes on (no input is a no).
-fn confirm(warning: &str) -> bool {
+pub fn confirm(warning: &str) -> bool {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();

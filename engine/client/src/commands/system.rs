@@ -150,9 +150,33 @@ pub async fn disk_usage(client: &Client) -> Result<i32> {
             human_size(written(None)),
             reclaimable(written(Some(false)), written(None)),
         ],
+        volumes_row(&usage.volumes),
     ];
     table::print(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows);
     Ok(0)
+}
+
+/// The `Local Volumes` row: volumes in use are active; the others' bytes are reclaimable.
+fn volumes_row(volumes: &[berth_api::volume::Volume]) -> [String; 5] {
+    let usage = |volume: &berth_api::volume::Volume| volume.usage_data.unwrap_or_default();
+    let size = |in_use: Option<bool>| -> u64 {
+        volumes
+            .iter()
+            .filter(|volume| in_use.is_none_or(|wanted| (usage(volume).ref_count > 0) == wanted))
+            .map(|volume| usage(volume).size.max(0) as u64)
+            .sum()
+    };
+    [
+        "Local Volumes".to_owned(),
+        volumes.len().to_string(),
+        volumes
+            .iter()
+            .filter(|volume| usage(volume).ref_count > 0)
+            .count()
+            .to_string(),
+        human_size(size(None)),
+        reclaimable(size(Some(false)), size(None)),
+    ]
 }
 
 /// `1.2MB (40%)`, as docker shows what a prune would free.

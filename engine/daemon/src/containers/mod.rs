@@ -416,6 +416,7 @@ mod tests {
             log_path: dir.path().join("log"),
             state: RunState::default(),
             restart_count: 0,
+            volumes: Default::default(),
         };
         let first = containers.insert(record("000000000000")).unwrap();
         let second = containers.insert(record("111111111111")).unwrap();

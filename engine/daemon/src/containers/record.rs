@@ -1,6 +1,7 @@
 //! What berthd keeps about one container on disk (data-root/containers/ID/config.v2.json,
 //! replaced atomically on every change), and its views as the API shows them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::etc_files::EtcPaths;
@@ -124,6 +125,9 @@ pub struct Record {
     pub log_path: PathBuf,
     pub state: RunState,
     pub restart_count: i64,
+    /// The mountpoints of the named volumes its binds use, by name.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
 }
 
 /// The file a record lives in.
@@ -188,13 +192,30 @@ impl Record {
             .binds
             .iter()
             .filter_map(|bind| super::spec::parse_bind(bind).ok())
-            .map(|bind| MountPoint {
-                kind: "bind".to_owned(),
-                source: bind.source,
-                destination: bind.destination,
-                mode: if bind.read_only { "ro" } else { "" }.to_owned(),
-                rw: !bind.read_only,
-                propagation: "rprivate".to_owned(),
+            .map(|bind| {
+                let mode = if bind.read_only { "ro" } else { "" }.to_owned();
+                match bind.volume() {
+                    Some(name) => MountPoint {
+                        kind: "volume".to_owned(),
+                        name: name.to_owned(),
+                        driver: "local".to_owned(),
+                        source: self.volumes.get(name).cloned().unwrap_or_default(),
+                        destination: bind.destination,
+                        mode: if bind.read_only { "ro" } else { "z" }.to_owned(),
+                        rw: !bind.read_only,
+                        propagation: String::new(),
+                    },
+                    None => MountPoint {
+                        kind: "bind".to_owned(),
+                        name: String::new(),
+                        driver: String::new(),
+                        source: bind.source,
+                        destination: bind.destination,
+                        mode,
+                        rw: !bind.read_only,
+                        propagation: "rprivate".to_owned(),
+                    },
+                }
             })
             .collect()
     }

@@ -97,12 +97,21 @@ pub fn merge_config(
 /// A parsed `-v SRC:DST[:ro]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
+    /// An absolute host path, or a volume's name.
     pub source: String,
     pub destination: String,
     pub read_only: bool,
 }
 
-/// Parses a bind; the source must be an absolute host path.
+impl Bind {
+    /// The volume this bind mounts, if its source is a name rather than a path.
+    pub fn volume(&self) -> Option<&str> {
+        (!self.source.starts_with('/')).then_some(self.source.as_str())
+    }
+}
+
+/// Parses a bind: `SOURCE:DEST[:MODE]`, where SOURCE is an absolute host path or a volume
+/// name.
 pub fn parse_bind(text: &str) -> Result<Bind> {
     let parts: Vec<&str> = text.split(':').collect();
     let (source, destination, mode) = match parts.as_slice() {
@@ -110,8 +119,8 @@ pub fn parse_bind(text: &str) -> Result<Bind> {
         [source, destination, mode] => (*source, *destination, *mode),
         _ => bail!("invalid volume specification: '{text}'"),
     };
-    if !source.starts_with('/') {
-        bail!("invalid volume specification: '{text}': named volumes are not supported, the source must be an absolute path");
+    if !source.starts_with('/') && !crate::volumes::valid_name(source) {
+        bail!("invalid volume specification: '{text}': \"{source}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path");
     }
     if !destination.starts_with('/') {
         bail!("invalid volume specification: '{text}': mount path must be absolute");
@@ -312,7 +321,15 @@ pub fn build(
         &etc_files::HostFiles::default(),
     )?);
     for bind in &host.binds {
-        let bind = parse_bind(bind)?;
+        let mut bind = parse_bind(bind)?;
+        if let Some(name) = bind.volume() {
+            let mountpoint = record
+                .volumes
+                .get(name)
+                .with_context(|| format!("volume {name} has no mountpoint recorded"))?;
+            crate::volumes::copy_up(rootfs, &bind.destination, Path::new(mountpoint))?;
+            bind.source = mountpoint.clone();
+        }
         std::fs::create_dir_all(&bind.source)
             .with_context(|| format!("cannot create bind source {}", bind.source))?;
         let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
@@ -452,7 +469,10 @@ mod tests {
             ),
             ("/srv/data", "/data", true)
         );
-        assert!(parse_bind("named:/data").is_err());
+        assert_eq!(parse_bind("named:/data").unwrap().volume(), Some("named"));
+        assert_eq!(parse_bind("/srv/data:/data").unwrap().volume(), None);
+        assert!(parse_bind("no$pe:/data").is_err());
+        assert!(parse_bind("x:/data").is_err());
         assert!(parse_bind("/a:relative").is_err());
         assert!(parse_bind("/a:/b:bogus").is_err());
     }

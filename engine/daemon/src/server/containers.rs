@@ -90,8 +90,9 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     if host_config.memory > 0 && host_config.memory < 6 * 1024 * 1024 {
         return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
     }
+    let mut binds = Vec::new();
     for bind in &host_config.binds {
-        spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?;
+        binds.push(spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?);
     }
     // The container's log driver and options, with the daemon's filled in, as docker does.
     let log_config = &mut host_config.log_config;
@@ -154,6 +155,21 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
         .prepare_rootfs(&image_id, &id)
         .await
         .map_err(image_error)?;
+    // Named volumes are made on first use, as dockerd does.
+    let mut volumes = std::collections::BTreeMap::new();
+    for name in binds.iter().filter_map(|bind| bind.volume()) {
+        let volume = daemon
+            .volumes
+            .create(name, "local", Default::default())
+            .map_err(super::volumes::volume_error);
+        match volume {
+            Ok(volume) => volumes.insert(name.to_owned(), volume.mountpoint),
+            Err(err) => {
+                let _ = daemon.images.store.remove_rootfs(&id).await;
+                return Err(err);
+            }
+        };
+    }
     let dir = daemon.containers.dir(&id);
     let record = Record {
         id: id.clone(),
@@ -172,6 +188,7 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
             ..Default::default()
         },
         restart_count: 0,
+        volumes,
     };
     if let Err(message) = daemon.containers.insert(record) {
         let _ = daemon.images.store.remove_rootfs(&id).await;

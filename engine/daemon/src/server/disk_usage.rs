@@ -1,9 +1,10 @@
-//! `GET /system/df` (`docker system df`): the bytes images, containers, volumes and the build
-//! cache take, with what each image shares with others and what each container wrote.
+//! `GET /system/df` (`docker system df`): the bytes images, containers and volumes take, with
+//! what each image shares with others, what each container wrote and who uses each volume.
 
 use std::collections::BTreeMap;
 
 use berth_api::system::SystemDataUsage;
+use berth_api::volume::VolumeUsage;
 
 use super::containers::sized_summaries;
 use super::http::{ok_json, ApiError, ApiResult, Query};
@@ -54,6 +55,20 @@ pub fn disk_usage(daemon: &Daemon, query: &Query) -> ApiResult {
     }
     if wants("container") {
         usage.containers = sized_summaries(daemon, &records);
+    }
+    if wants("volume") {
+        for mut volume in daemon.volumes.list() {
+            let users = records
+                .iter()
+                .filter(|record| record.volumes.contains_key(&volume.name))
+                .count();
+            let size = berth_image::apparent_size(std::path::Path::new(&volume.mountpoint));
+            volume.usage_data = Some(VolumeUsage {
+                size: size as i64,
+                ref_count: users as i64,
+            });
+            usage.volumes.push(volume);
+        }
     }
     ok_json(&usage)
 }

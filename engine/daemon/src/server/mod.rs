@@ -12,6 +12,7 @@ mod pipe;
 mod prune;
 mod stats;
 mod system;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -222,6 +223,22 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
         return route_container(daemon, &method, rest, query, request).await;
+    }
+    match (&method, path.as_str()) {
+        (&Method::GET, "/volumes") => return volumes::list(&daemon, &query),
+        (&Method::POST, "/volumes/create") => return volumes::create(daemon, request).await,
+        (&Method::POST, "/volumes/prune") => return volumes::prune(&daemon, &query),
+        _ => {}
+    }
+    if let Some(name) = path
+        .strip_prefix("/volumes/")
+        .filter(|name| !name.contains('/'))
+    {
+        return match method {
+            Method::GET => volumes::inspect(&daemon, name),
+            Method::DELETE => volumes::remove(&daemon, name, &query),
+            _ => Err(not_found(&method, &path)),
+        };
     }
     if let Some(rest) = path.strip_prefix("/exec/") {
         let (id, action) = rest.split_once('/').unwrap_or((rest, ""));

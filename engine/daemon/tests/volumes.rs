@@ -1,0 +1,183 @@
+//! Named volumes through berthd: `volume create|ls|inspect|rm|prune`, `-v NAME:/path` (made on
+//! first use, filled from the image when empty, kept across containers), refusals while in
+//! use, and the sizes `system df` shows; with the real docker CLI and berth.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use support::registry::Registry;
+use support::{ok, Daemon};
+
+fn stderr_of(mut client: std::process::Command, args: &[&str]) -> String {
+    let output = client.args(args).output().unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn volumes_keep_data_across_containers_and_are_refused_while_in_use() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    let created = ok(daemon
+        .docker()
+        .args(["volume", "create", "--label", "tier=db", "data"])
+        .output()
+        .unwrap());
+    assert_eq!(created.trim(), "data");
+    let listed = ok(daemon
+        .berth()
+        .args(["volume", "ls", "-q"])
+        .output()
+        .unwrap());
+    assert_eq!(listed.trim(), "data");
+    let inspect = daemon.request("GET", "/volumes/data", None).json();
+    assert_eq!(inspect["Driver"], "local", "{inspect}");
+    assert_eq!(inspect["Labels"]["tier"], "db", "{inspect}");
+    let mountpoint = inspect["Mountpoint"].as_str().unwrap().to_owned();
+    assert!(std::path::Path::new(&mountpoint).is_dir(), "{inspect}");
+
+    // What one container writes, the next one reads.
+    ok(daemon
+        .docker()
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            "data:/store",
+            "hello-world",
+            "sh",
+            "-c",
+        ])
+        .arg("echo kept > /store/file")
+        .output()
+        .unwrap());
+    let read = ok(daemon
+        .berth()
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            "data:/store:ro",
+            "hello-world",
+            "cat",
+            "/store/file",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(read, "kept\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("{mountpoint}/file")).unwrap(),
+        "kept\n"
+    );
+
+    // A volume named for the first time is made, and filled from the image's /bin.
+    ok(daemon
+        .berth()
+        .args(["run", "--rm", "-v", "bins:/bin", "hello-world", "true"])
+        .output()
+        .unwrap());
+    let bins = daemon.request("GET", "/volumes/bins", None).json();
+    let bins_dir = std::path::PathBuf::from(bins["Mountpoint"].as_str().unwrap());
+    let busybox = std::fs::symlink_metadata(bins_dir.join("busybox")).unwrap();
+    assert_eq!(
+        busybox.len(),
+        std::fs::metadata("/bin/busybox").unwrap().len()
+    );
+    assert_eq!(busybox.permissions().mode() & 0o7777, 0o755);
+    assert_eq!(
+        std::fs::read_link(bins_dir.join("sh")).unwrap(),
+        std::path::Path::new("busybox")
+    );
+
+    // In use: rm is refused, inspect shows the volume mount.
+    ok(daemon
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "user",
+            "-v",
+            "data:/store",
+            "hello-world",
+            "sleep",
+            "300",
+        ])
+        .output()
+        .unwrap());
+    let mounts = daemon.request("GET", "/containers/user/json", None).json()["Mounts"].clone();
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Name"], "data", "{mounts}");
+    assert_eq!(mounts[0]["Source"], mountpoint.as_str(), "{mounts}");
+    let refused = stderr_of(daemon.docker(), &["volume", "rm", "data"]);
+    assert!(refused.contains("volume is in use"), "{refused}");
+
+    // system df counts both volumes, one in use.
+    let usage = daemon.request("GET", "/system/df", None).json();
+    let volumes = usage["Volumes"].as_array().unwrap();
+    assert_eq!(volumes.len(), 2, "{usage}");
+    let data = volumes.iter().find(|v| v["Name"] == "data").unwrap();
+    assert_eq!(data["UsageData"]["RefCount"], 1, "{usage}");
+    assert_eq!(data["UsageData"]["Size"], 5, "{usage}");
+
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let table = ok(client.args(["system", "df"]).output().unwrap());
+        let row = table
+            .lines()
+            .find(|line| line.starts_with("Local Volumes"))
+            .unwrap_or_else(|| panic!("{table}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[2..4], ["2", "1"], "{table}");
+    }
+
+    // prune takes the unused one only.
+    let pruned = ok(daemon
+        .docker()
+        .args(["volume", "prune", "-f", "--filter", "all=true"])
+        .output()
+        .unwrap());
+    assert!(pruned.contains("Deleted Volumes:\nbins\n"), "{pruned}");
+    assert!(!pruned.contains("data"), "{pruned}");
+    assert!(!bins_dir.exists());
+
+    ok(daemon.berth().args(["rm", "-f", "user"]).output().unwrap());
+    let removed = ok(daemon
+        .berth()
+        .args(["volume", "rm", "data"])
+        .output()
+        .unwrap());
+    assert_eq!(removed.trim(), "data");
+    assert!(!std::path::Path::new(&mountpoint).exists());
+    let gone = stderr_of(daemon.berth(), &["volume", "inspect", "data"]);
+    assert!(gone.contains("no such volume"), "{gone}");
+    // -f forgives a missing volume, as docker's does.
+    ok(daemon
+        .docker()
+        .args(["volume", "rm", "-f", "data"])
+        .output()
+        .unwrap());
+}
+
+#[test]
+fn bad_volume_names_and_drivers_are_refused() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    let bad_name = stderr_of(daemon.berth(), &["volume", "create", "a"]);
+    assert!(bad_name.contains("create a: volume name"), "{bad_name}");
+    let bad_driver = stderr_of(daemon.docker(), &["volume", "create", "-d", "nfs", "share"]);
+    assert!(
+        bad_driver.contains("driver \"nfs\" is not supported"),
+        "{bad_driver}"
+    );
+    let bad_bind = stderr_of(
+        daemon.berth(),
+        &["run", "--rm", "-v", "no$pe:/x", "hello-world", "true"],
+    );
+    assert!(
+        bad_bind.contains("invalid characters for a local volume name"),
+        "{bad_bind}"
+    );
+    let listed = daemon.request("GET", "/volumes", None).json();
+    assert_eq!(listed["Volumes"], serde_json::json!([]), "{listed}");
+}
