@@ -121,14 +121,7 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
     config.stdin_once = flags.interactive && attach;
     config.attach_stdout = attach;
     config.attach_stderr = attach;
-    config.labels = flags
-        .label
-        .iter()
-        .map(|label| match label.split_once('=') {
-            Some((key, value)) => (key.to_owned(), value.to_owned()),
-            None => (label.clone(), String::new()),
-        })
-        .collect();
+    config.labels = super::labels(&flags.label);
     request.host_config = HostConfig {
         binds: flags.volume.clone(),
         network_mode: flags

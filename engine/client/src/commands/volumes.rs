@@ -19,14 +19,7 @@ pub async fn volume(client: &Client, command: VolumeCommand) -> Result<i32> {
                 name: args.name.unwrap_or_default(),
                 driver: args.driver,
                 driver_opts: Default::default(),
-                labels: args
-                    .label
-                    .iter()
-                    .map(|label| match label.split_once('=') {
-                        Some((key, value)) => (key.to_owned(), value.to_owned()),
-                        None => (label.clone(), String::new()),
-                    })
-                    .collect(),
+                labels: super::labels(&args.label),
             };
             let volume: Volume = client.post_json("/volumes/create", &options).await?;
             println!("{}", volume.name);
