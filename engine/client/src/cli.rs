@@ -512,8 +512,21 @@ pub enum VolumeCommand {
     Inspect(VolumeNamesArgs),
     /// Remove one or more volumes
     Rm(VolumeRmArgs),
-    /// Remove unused volumes
-    Prune(ContainerPruneArgs),
+    /// Remove unused volumes (with -a named ones too; berth makes no anonymous ones)
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

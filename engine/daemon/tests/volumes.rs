@@ -131,7 +131,15 @@ fn volumes_keep_data_across_containers_and_are_refused_while_in_use() {
         assert_eq!(cells[2..4], ["2", "1"], "{table}");
     }
 
-    // prune takes the unused one only.
+    // Without -a, prune takes only anonymous volumes, as docker's does: these are named.
+    let kept = ok(daemon
+        .berth()
+        .args(["volume", "prune", "-f"])
+        .output()
+        .unwrap());
+    assert!(!kept.contains("Deleted Volumes"), "{kept}");
+    assert!(bins_dir.exists());
+    // With it, the unused one goes and the one in use stays.
     let pruned = ok(daemon
         .docker()
         .args(["volume", "prune", "-f", "--filter", "all=true"])

@@ -70,8 +70,17 @@ pub async fn volume(client: &Client, command: VolumeCommand) -> Result<i32> {
             .await
         }
         VolumeCommand::Prune(args) => {
-            let filters = filters_query(&args.filter)?;
-            if !args.force && !confirm("WARNING! This will remove all local volumes not used by at least one container.") {
+            let mut filter = args.filter.clone();
+            if args.all {
+                filter.push("all=true".to_owned());
+            }
+            let filters = filters_query(&filter)?;
+            let warning = if args.all {
+                "WARNING! This will remove all local volumes not used by at least one container."
+            } else {
+                "WARNING! This will remove anonymous local volumes not used by at least one container."
+            };
+            if !args.force && !confirm(warning) {
                 return Ok(0);
             }
             let path = format!("/volumes/prune?{filters}");

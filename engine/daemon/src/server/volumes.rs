@@ -91,14 +91,20 @@ pub fn remove(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
     }
 }
 
-/// `POST /volumes/prune?filters=..`: every volume no container uses (berthd makes no
-/// anonymous volumes, so docker's `all` filter changes nothing), by `label` too.
+/// `POST /volumes/prune?filters=..`: as in dockerd (API 1.42 on), only anonymous volumes go
+/// unless the `all=true` filter asks for every unused one. berthd makes no anonymous volumes,
+/// so without `all` nothing is removed: a named volume holds data someone chose to keep.
 pub fn prune(daemon: &Daemon, query: &Query) -> ApiResult {
     let filters = filters(query)?;
-    filters
+    let all = filters
         .only(&["label", "label!", "all"])
-        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        .and_then(|()| filters.boolean("all"))
+        .map_err(|err| ApiError::bad_request(err.to_string()))?
+        .unwrap_or(false);
     let mut response = VolumesPruneResponse::default();
+    if !all {
+        return ok_json(&response);
+    }
     for volume in daemon.volumes.list() {
         if !filters.labels_match(&volume.labels) || !users_of(daemon, &volume.name).is_empty() {
             continue;
