@@ -367,6 +367,16 @@ pub struct ContainersPruneResponse {
     pub space_reclaimed: u64,
 }
 
+/// One entry of `GET /containers/{id}/changes` (`docker diff`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilesystemChange {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// 0 modified, 1 added, 2 deleted.
+    pub kind: u8,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

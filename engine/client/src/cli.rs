@@ -85,6 +85,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
     /// Unpause all processes within one or more containers
@@ -401,6 +403,12 @@ pub struct RenameArgs {
     pub container: String,
     /// Its new name
     pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The container
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

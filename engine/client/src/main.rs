@@ -70,6 +70,7 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Pause(args) => commands::lifecycle::pause(client, args, true).await,
         Command::Rename(args) => commands::containers::rename(client, args).await,
         Command::Top(args) => commands::containers::top(client, args).await,
+        Command::Diff(args) => commands::containers::diff(client, args).await,
         Command::Stats(args) => commands::stats::stats(client, args).await,
         Command::Unpause(args) => commands::lifecycle::pause(client, args, false).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,

@@ -174,3 +174,33 @@ fn stats_report_cpu_memory_and_pids() {
     assert!(lines.len() >= 2, "{}", stream.text());
     assert_eq!(lines[1]["preread"], lines[0]["read"]);
 }
+
+#[test]
+fn diff_lists_what_the_container_added_changed_and_deleted() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    ok(daemon
+        .berth()
+        .args(["run", "--name", "changer", "hello-world", "sh", "-c"])
+        .arg("echo hi > /added; echo more >> /hello; mkdir -p /new/dir; rm /bin/ls")
+        .output()
+        .unwrap());
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let listed = ok(client.args(["diff", "changer"]).output().unwrap());
+        let lines: Vec<&str> = listed.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "A /added",
+                "C /bin",
+                "D /bin/ls",
+                "C /hello",
+                "A /new",
+                "A /new/dir"
+            ],
+            "{listed}"
+        );
+    }
+    let missing = daemon.request("GET", "/containers/nosuch/changes", None);
+    assert_eq!(missing.status, 404, "{}", missing.text());
+}

@@ -41,6 +41,7 @@
 //! ```
 
 mod archive;
+mod changes;
 mod digest;
 mod error;
 pub mod extract;
@@ -54,6 +55,7 @@ mod snapshot;
 mod store;
 
 pub use archive::{load, save};
+pub use changes::{changes, Change, ChangeKind};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use fsutil::apparent_size;

@@ -1,13 +1,13 @@
 //! Container views and names: ps, logs, inspect, top and rename.
 
 use anyhow::{bail, Result};
-use berth_api::container::{ContainerInspect, ContainerSummary, ContainerTop};
+use berth_api::container::{ContainerInspect, ContainerSummary, ContainerTop, FilesystemChange};
 use hyper::Method;
 
 use super::images::created_ago;
 use super::prune::filters_query;
 use super::stdio::drain;
-use crate::cli::{InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
+use crate::cli::{DiffArgs, InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
 use crate::transport::{encode, Client, DaemonError};
 
 /// `berth ps`.
@@ -150,6 +150,22 @@ pub async fn rename(client: &Client, args: RenameArgs) -> Result<i32> {
             encode(&args.new_name)
         ))
         .await?;
+    Ok(0)
+}
+
+/// `berth diff`: `A`, `C` or `D` and the path, for each change in the writable layer.
+pub async fn diff(client: &Client, args: DiffArgs) -> Result<i32> {
+    let changes: Vec<FilesystemChange> = client
+        .get_json(&format!("/containers/{}/changes", encode(&args.container)))
+        .await?;
+    for change in changes {
+        let kind = match change.kind {
+            0 => "C",
+            1 => "A",
+            _ => "D",
+        };
+        println!("{kind} {}", change.path);
+    }
     Ok(0)
 }
 

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use berth_api::container::{
-    ContainerCreateRequest, ContainerCreateResponse, ContainerSummary, WaitError, WaitResponse,
+    ContainerCreateRequest, ContainerCreateResponse, ContainerSummary, FilesystemChange, WaitError,
+    WaitResponse,
 };
 use berth_image::Reference;
 use bytes::Bytes;
@@ -251,6 +252,49 @@ pub fn sized_summaries(daemon: &Daemon, records: &[Record]) -> Vec<ContainerSumm
             summary
         })
         .collect()
+}
+
+/// Mountpoints every container gets, which the runtime makes in the writable layer when the
+/// image lacks them.
+const RUNTIME_MOUNTPOINTS: &[&str] = &[
+    "/proc",
+    "/sys",
+    "/sys/fs/cgroup",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+];
+
+/// `GET /containers/{id}/changes`: what it wrote, added and deleted in its writable layer
+/// (not the mountpoints made for it).
+pub fn changes(daemon: &Daemon, name: &str) -> ApiResult {
+    let record = find(daemon, name)?.record();
+    let mut mountpoints: Vec<String> = RUNTIME_MOUNTPOINTS
+        .iter()
+        .map(|path| (*path).to_owned())
+        .collect();
+    mountpoints.extend(
+        record
+            .host_config
+            .binds
+            .iter()
+            .filter_map(|bind| spec::parse_bind(bind).ok())
+            .map(|bind| bind.destination),
+    );
+    let changes =
+        berth_image::changes(&record.rootfs.to_rootfs(), &mountpoints).map_err(image_error)?;
+    let listed: Vec<FilesystemChange> = changes
+        .into_iter()
+        .map(|change| FilesystemChange {
+            path: change.path,
+            kind: change.kind as u8,
+        })
+        .collect();
+    ok_json(&listed)
 }
 
 /// `GET /containers/{id}/json`.

@@ -302,6 +302,7 @@ async fn route_container(
     }
     match (method, action) {
         (&Method::GET, "json") => containers::inspect(&daemon, id),
+        (&Method::GET, "changes") => containers::changes(&daemon, id),
         (&Method::POST, "start") => containers::start(daemon, id).await,
         (&Method::POST, "stop") => containers::stop(daemon, id, &query).await,
         (&Method::POST, "restart") => containers::restart(daemon, id, &query).await,
