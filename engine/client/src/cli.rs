@@ -87,6 +87,8 @@ pub enum Command {
     Top(TopArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
     /// Unpause all processes within one or more containers
@@ -403,6 +405,15 @@ pub struct RenameArgs {
     pub container: String,
     /// Its new name
     pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The container
+    pub container: String,
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,7 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Rename(args) => commands::containers::rename(client, args).await,
         Command::Top(args) => commands::containers::top(client, args).await,
         Command::Diff(args) => commands::containers::diff(client, args).await,
+        Command::Export(args) => commands::containers::export(client, args).await,
         Command::Stats(args) => commands::stats::stats(client, args).await,
         Command::Unpause(args) => commands::lifecycle::pause(client, args, false).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,

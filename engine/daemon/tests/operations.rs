@@ -204,3 +204,72 @@ fn diff_lists_what_the_container_added_changed_and_deleted() {
     let missing = daemon.request("GET", "/containers/nosuch/changes", None);
     assert_eq!(missing.status, 404, "{}", missing.text());
 }
+
+/// The member names of a tar archive, from the host's tar.
+fn tar_members(archive: &std::path::Path) -> Vec<String> {
+    let listed = ok(std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(archive)
+        .output()
+        .unwrap());
+    listed.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn export_writes_the_containers_filesystem_as_a_tar() {
+    let registry = Registry::with_hello_world();
+    let daemon = with_sleeper(&registry);
+    ok(daemon
+        .berth()
+        .args(["run", "--name", "stopped", "hello-world", "sh", "-c"])
+        .arg("echo hi > /added; rm /bin/ls")
+        .output()
+        .unwrap());
+    let work = tempfile::tempdir().unwrap();
+    // A stopped container's rootfs is mounted for the export and unmounted after.
+    let from_docker = work.path().join("docker.tar");
+    ok(daemon
+        .docker()
+        .args(["export", "-o"])
+        .arg(&from_docker)
+        .arg("stopped")
+        .output()
+        .unwrap());
+    let members = tar_members(&from_docker);
+    for wanted in ["added", "hello", "bin/busybox", "bin/sh"] {
+        assert!(members.iter().any(|m| m == wanted), "{wanted}: {members:?}");
+    }
+    assert!(!members.iter().any(|m| m == "bin/ls"), "{members:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let stopped_id = daemon
+        .request("GET", "/containers/stopped/json", None)
+        .json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!mounts.contains(&stopped_id), "still mounted after export");
+    // berth's, of a running container, to stdout, with the symlink kept as a link.
+    let exported = daemon.berth().args(["export", "sleeper"]).output().unwrap();
+    assert!(exported.status.success());
+    let from_berth = work.path().join("berth.tar");
+    std::fs::write(&from_berth, &exported.stdout).unwrap();
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    ok(std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&from_berth)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap());
+    assert_eq!(
+        std::fs::read_link(unpacked.join("bin/sh")).unwrap(),
+        std::path::Path::new("busybox")
+    );
+    assert_eq!(
+        std::fs::read(unpacked.join("bin/busybox")).unwrap(),
+        std::fs::read("/bin/busybox").unwrap()
+    );
+    let refused = daemon.request("GET", "/containers/nosuch/export", None);
+    assert_eq!(refused.status, 404, "{}", refused.text());
+}

@@ -7,7 +7,7 @@ use hyper::Method;
 use super::images::created_ago;
 use super::prune::filters_query;
 use super::stdio::drain;
-use crate::cli::{DiffArgs, InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
+use crate::cli::{DiffArgs, ExportArgs, InspectArgs, LogsArgs, PsArgs, RenameArgs, TopArgs};
 use crate::transport::{encode, Client, DaemonError};
 
 /// `berth ps`.
@@ -150,6 +150,14 @@ pub async fn rename(client: &Client, args: RenameArgs) -> Result<i32> {
             encode(&args.new_name)
         ))
         .await?;
+    Ok(0)
+}
+
+/// `berth export`: the container's filesystem as a tar, to `-o FILE` or stdout.
+pub async fn export(client: &Client, args: ExportArgs) -> Result<i32> {
+    let path = format!("/containers/{}/export", encode(&args.container));
+    let response = client.call(Method::GET, &path, None).await?;
+    super::images::write_archive(response, args.output.as_deref(), "export").await?;
     Ok(0)
 }
 

@@ -183,27 +183,56 @@ pub async fn save(client: &Client, args: SaveArgs) -> Result<i32> {
             None,
         )
         .await?;
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => {
-            anyhow::ensure!(
-                !std::io::IsTerminal::is_terminal(&std::io::stdout()),
-                "cowardly refusing to save to a terminal. Use the -o flag or redirect"
-            );
-            Box::new(std::io::stdout().lock())
-        }
-    };
+    write_archive(response, args.output.as_deref(), "save").await?;
+    Ok(0)
+}
+
+/// Writes a tar response body to `output` (through a temp file beside it, synced, then renamed
+/// into place, so a failed transfer leaves no half archive) or to stdout, which must not be a
+/// terminal; `what` names the command in that refusal.
+pub(super) async fn write_archive(
+    response: hyper::Response<hyper::body::Incoming>,
+    output: Option<&std::path::Path>,
+    what: &str,
+) -> Result<()> {
     let mut body = response.into_body();
+    let Some(path) = output else {
+        anyhow::ensure!(
+            !std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            "cowardly refusing to {what} to a terminal. Use the -o flag or redirect"
+        );
+        let mut out = std::io::stdout().lock();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                out.write_all(&data)?;
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            out.write_all(&data)?;
+            temp.write_all(&data)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
-    out.flush()?;
-    Ok(0)
+    // A temp file starts 0600; the archive is as readable as a file docker writes.
+    let readable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644);
+    temp.as_file()
+        .set_permissions(readable)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(())
 }
 
 /// `berth load`.

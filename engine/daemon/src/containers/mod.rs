@@ -5,6 +5,7 @@
 mod devices;
 pub mod etc_files;
 pub mod exec;
+pub mod export;
 mod lifecycle;
 pub mod logs;
 mod names;

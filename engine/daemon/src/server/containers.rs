@@ -254,6 +254,19 @@ pub fn sized_summaries(daemon: &Daemon, records: &[Record]) -> Vec<ContainerSumm
         .collect()
 }
 
+/// `GET /containers/{id}/export`: its filesystem as a tar stream.
+pub async fn export(daemon: Arc<Daemon>, name: &str) -> ApiResult {
+    let entry = find(&daemon, name)?;
+    let (response, body) = streaming(StatusCode::OK, "application/x-tar");
+    tokio::spawn(async move {
+        let writer = super::pipe::ChannelWriter::new(body);
+        if let Err(err) = containers::export::export(entry, writer).await {
+            tracing::warn!(error = %format!("{err:#}"), "export failed part way; the client gets a short archive");
+        }
+    });
+    Ok(response)
+}
+
 /// Mountpoints every container gets, which the runtime makes in the writable layer when the
 /// image lacks them.
 const RUNTIME_MOUNTPOINTS: &[&str] = &[

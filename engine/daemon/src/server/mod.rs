@@ -303,6 +303,7 @@ async fn route_container(
     match (method, action) {
         (&Method::GET, "json") => containers::inspect(&daemon, id),
         (&Method::GET, "changes") => containers::changes(&daemon, id),
+        (&Method::GET, "export") => containers::export(daemon, id).await,
         (&Method::POST, "start") => containers::start(daemon, id).await,
         (&Method::POST, "stop") => containers::stop(daemon, id, &query).await,
         (&Method::POST, "restart") => containers::restart(daemon, id, &query).await,
