@@ -89,6 +89,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
     /// Unpause all processes within one or more containers
@@ -405,6 +407,17 @@ pub struct RenameArgs {
     pub container: String,
     /// Its new name
     pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// CONTAINER:SRC_PATH, a local path, or - for a tar on stdin
+    pub source: String,
+    /// CONTAINER:DEST_PATH, a local path, or - for a tar on stdout
+    pub destination: String,
 }
 
 #[derive(Debug, Args)]

@@ -72,6 +72,7 @@ async fn dispatch(client: &Client, command: Command) -> Result<i32> {
         Command::Top(args) => commands::containers::top(client, args).await,
         Command::Diff(args) => commands::containers::diff(client, args).await,
         Command::Export(args) => commands::containers::export(client, args).await,
+        Command::Cp(args) => commands::copy::cp(client, args).await,
         Command::Stats(args) => commands::stats::stats(client, args).await,
         Command::Unpause(args) => commands::lifecycle::pause(client, args, false).await,
         Command::Ps(args) => commands::containers::ps(client, args).await,

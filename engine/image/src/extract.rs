@@ -80,13 +80,7 @@ pub fn running_as_real_root() -> bool {
 pub fn extract_layer<R: Read>(layer: R, dest: &Path) -> Result<ExtractStats> {
     let (_, decompressed) = decompress(layer).at("read layer header for", dest)?;
     let mut hashing = HashingReader::new(decompressed);
-    let mut extractor = Extractor {
-        root: dest.to_path_buf(),
-        real_root: running_as_real_root(),
-        dir_times: Vec::new(),
-        verified_dirs: HashSet::new(),
-        content_bytes: 0,
-    };
+    let mut extractor = Extractor::new(dest, true, None);
     {
         let mut archive = tar::Archive::new(&mut hashing);
         let entries = archive.entries().map_err(|e| bad_tar(dest, e))?;
@@ -111,8 +105,27 @@ fn bad_tar(dest: &Path, e: io::Error) -> Error {
     }
 }
 
+/// Extracts a plain (or compressed) tar into the existing directory `dest`, as `docker cp`
+/// does: with the same safety as a layer, but `.wh.` names are ordinary files, and with
+/// `owner` every entry gets that uid and gid instead of the archive's.
+pub fn extract_archive<R: Read>(archive: R, dest: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    let (_, decompressed) = decompress(archive).at("read archive header for", dest)?;
+    let mut extractor = Extractor::new(dest, false, owner);
+    let mut archive = tar::Archive::new(decompressed);
+    let entries = archive.entries().map_err(|e| bad_tar(dest, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| bad_tar(dest, e))?;
+        extractor.entry(entry)?;
+    }
+    extractor.finish()
+}
+
 struct Extractor {
     root: PathBuf,
+    /// Layer semantics: `.wh.` entries are overlay whiteouts.
+    whiteouts: bool,
+    /// The uid and gid every entry gets, instead of the archive's.
+    owner: Option<(u32, u32)>,
     /// Paths already checked to be real directories; only removing a directory can change
     /// that, and `remove_existing` then forgets them all.
     verified_dirs: HashSet<PathBuf>,
@@ -145,6 +158,18 @@ fn clean_components(raw: &Path) -> Result<Vec<OsString>> {
 }
 
 impl Extractor {
+    fn new(root: &Path, whiteouts: bool, owner: Option<(u32, u32)>) -> Self {
+        Extractor {
+            root: root.to_path_buf(),
+            whiteouts,
+            owner,
+            real_root: running_as_real_root(),
+            dir_times: Vec::new(),
+            verified_dirs: HashSet::new(),
+            content_bytes: 0,
+        }
+    }
+
     /// Walks `components` below the root, each one an existing real directory (created when
     /// missing and `create` is set). A symlink or non-directory on the way is refused.
     fn walk_dirs(
@@ -198,14 +223,17 @@ impl Extractor {
         let parent = self.walk_dirs(&raw_path, parents, true)?;
         let name_bytes = name.as_bytes();
 
-        if name_bytes == WHITEOUT_OPAQUE.as_bytes() {
+        if self.whiteouts && name_bytes == WHITEOUT_OPAQUE.as_bytes() {
             return set_xattr(&parent, OVERLAY_OPAQUE_XATTR, b"y");
         }
-        if name_bytes.starts_with(WHITEOUT_META_PREFIX.as_bytes()) {
+        if self.whiteouts && name_bytes.starts_with(WHITEOUT_META_PREFIX.as_bytes()) {
             tracing::debug!(entry = %raw_path.display(), "ignoring whiteout metadata entry");
             return Ok(());
         }
-        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        if let Some(hidden) = name_bytes
+            .strip_prefix(WHITEOUT_PREFIX.as_bytes())
+            .filter(|_| self.whiteouts)
+        {
             if hidden.is_empty() || hidden == b"." || hidden == b".." {
                 return Err(unsafe_entry(
                     &raw_path,
@@ -223,8 +251,13 @@ impl Extractor {
         let header = entry.header().clone();
         let kind = header.entry_type();
         let mode = header.mode().map_err(|e| bad_tar(&self.root, e))? & 0o7777;
-        let uid = header.uid().map_err(|e| bad_tar(&self.root, e))?;
-        let gid = header.gid().map_err(|e| bad_tar(&self.root, e))?;
+        let (uid, gid) = match self.owner {
+            Some((uid, gid)) => (u64::from(uid), u64::from(gid)),
+            None => (
+                header.uid().map_err(|e| bad_tar(&self.root, e))?,
+                header.gid().map_err(|e| bad_tar(&self.root, e))?,
+            ),
+        };
         let mtime = header.mtime().map_err(|e| bad_tar(&self.root, e))? as i64;
         let xattrs = pax_xattrs(&mut entry, &raw_path)?;
 

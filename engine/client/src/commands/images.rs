@@ -201,14 +201,7 @@ pub(super) async fn write_archive(
             !std::io::IsTerminal::is_terminal(&std::io::stdout()),
             "cowardly refusing to {what} to a terminal. Use the -o flag or redirect"
         );
-        let mut out = std::io::stdout().lock();
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                out.write_all(&data)?;
-            }
-        }
-        out.flush()?;
-        return Ok(());
+        return body_to_stdout(body).await;
     };
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -235,6 +228,35 @@ pub(super) async fn write_archive(
     Ok(())
 }
 
+/// Copies a response body to stdout.
+pub(super) async fn body_to_stdout(mut body: hyper::body::Incoming) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            out.write_all(&data)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A request body streamed from `file`.
+pub(super) fn file_body(file: tokio::fs::File) -> crate::transport::Body {
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(count) => {
+                buffer.truncate(count);
+                Some((Ok(Frame::data(Bytes::from(buffer))), file))
+            }
+            Err(err) => Some((Err(err), file)),
+        }
+    });
+    BodyExt::boxed_unsync(StreamBody::new(StreamExt::boxed(stream)))
+}
+
 /// `berth load`.
 pub async fn load(client: &Client, args: LoadArgs) -> Result<i32> {
     let file: tokio::fs::File = match &args.input {
@@ -251,19 +273,7 @@ pub async fn load(client: &Client, args: LoadArgs) -> Result<i32> {
             )
         }
     };
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(count) => {
-                buffer.truncate(count);
-                Some((Ok(Frame::data(Bytes::from(buffer))), file))
-            }
-            Err(err) => Some((Err(err), file)),
-        }
-    });
-    let body = BodyExt::boxed_unsync(StreamBody::new(StreamExt::boxed(stream)));
+    let body = file_body(file);
     let quiet = if args.quiet { "?quiet=1" } else { "" };
     let response = client
         .call(

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod containers;
+pub mod copy;
 pub mod exec;
 pub mod images;
 pub mod lifecycle;

@@ -4,7 +4,6 @@
 //! skipped, as docker skips them.
 
 use std::io::Write;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,38 +39,14 @@ pub async fn export<W: Write + Send + 'static>(entry: Arc<Entry>, writer: W) -> 
 fn archive<W: Write>(root: &Path, writer: W) -> Result<()> {
     let mut builder = tar::Builder::new(writer);
     builder.follow_symlinks(false);
-    add_children(&mut builder, root, Path::new(""))?;
-    builder.into_inner().context("cannot finish the archive")?;
-    Ok(())
-}
-
-fn add_children<W: Write>(
-    builder: &mut tar::Builder<W>,
-    root: &Path,
-    relative: &Path,
-) -> Result<()> {
-    let dir = root.join(relative);
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .map(|entry| entry.map(|entry| entry.file_name()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut names: Vec<_> = std::fs::read_dir(root)
+        .with_context(|| format!("cannot list {}", root.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
+        .collect();
     names.sort();
     for name in names {
-        let relative = relative.join(name);
-        let path = root.join(&relative);
-        let kind = std::fs::symlink_metadata(&path)
-            .with_context(|| format!("cannot stat {}", path.display()))?
-            .file_type();
-        if kind.is_socket() {
-            continue;
-        }
-        builder
-            .append_path_with_name(&path, &relative)
-            .with_context(|| format!("cannot archive {}", path.display()))?;
-        if kind.is_dir() {
-            add_children(builder, root, &relative)?;
-        }
+        super::archive::append_tree(&mut builder, &root.join(&name), Path::new(&name))?;
     }
+    builder.into_inner().context("cannot finish the archive")?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! records under data-root/containers, creation from a Docker create request, and the
 //! reconciliation of what a crashed or restarted berthd left behind.
 
+pub mod archive;
 mod devices;
 pub mod etc_files;
 pub mod exec;

@@ -1,6 +1,7 @@
 //! The Engine API server: accepts connections on every listener, strips and checks the
 //! `/vX.Y` prefix, routes to the handlers, and adds the headers Docker clients expect.
 
+mod archive;
 mod attach;
 mod containers;
 mod disk_usage;
@@ -304,6 +305,9 @@ async fn route_container(
         (&Method::GET, "json") => containers::inspect(&daemon, id),
         (&Method::GET, "changes") => containers::changes(&daemon, id),
         (&Method::GET, "export") => containers::export(daemon, id).await,
+        (&Method::HEAD, "archive") => archive::stat(daemon, id, &query).await,
+        (&Method::GET, "archive") => archive::get(daemon, id, &query).await,
+        (&Method::PUT, "archive") => archive::put(daemon, id, &query, request).await,
         (&Method::POST, "start") => containers::start(daemon, id).await,
         (&Method::POST, "stop") => containers::stop(daemon, id, &query).await,
         (&Method::POST, "restart") => containers::restart(daemon, id, &query).await,
