@@ -16,6 +16,7 @@ pub mod exec;
 pub mod filters;
 pub mod host;
 pub mod image;
+pub mod network;
 pub mod stats;
 pub mod stream;
 pub mod system;

@@ -361,6 +361,27 @@ fn prune_removes_what_is_stopped_or_unused_and_reports_the_space() {
     let left = daemon.request("GET", "/images/json", None).json();
     assert_eq!(left, serde_json::json!([]), "{all}");
 
+    // docker system prune also asks for networks and the build cache: there are none to
+    // prune, and it succeeds.
+    run(&daemon, 0, &["--name", "left", "hello-world", "true"]);
+    let system = ok(daemon
+        .docker()
+        .args(["system", "prune", "-f"])
+        .output()
+        .unwrap());
+    assert!(system.contains("Deleted Containers:"), "{system}");
+    assert_eq!(
+        daemon.request("GET", "/containers/left/json", None).status,
+        404
+    );
+    let networks = lines(
+        daemon.docker(),
+        &["network", "ls", "--format", "{{.Name}} {{.Driver}}"],
+    );
+    assert_eq!(networks, ["host host", "none null"]);
+    let refused = daemon.request("POST", "/networks/create", Some(br#"{"Name":"x"}"#));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
     // Prune filters are checked like list filters.
     let bad = daemon.request(
         "POST",

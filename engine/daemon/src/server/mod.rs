@@ -9,6 +9,7 @@ mod exec;
 pub mod http;
 mod image_filters;
 mod images;
+mod networks;
 mod pipe;
 mod prune;
 mod stats;
@@ -226,10 +227,22 @@ async fn route(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResult {
         return route_container(daemon, &method, rest, query, request).await;
     }
     match (&method, path.as_str()) {
+        (&Method::GET, "/networks") => return networks::list(&daemon),
+        (&Method::POST, "/networks/prune") => return networks::prune(),
+        (&Method::POST, "/build/prune") => return prune::build_cache(),
+        (&Method::POST, "/networks/create") => return networks::create(),
         (&Method::GET, "/volumes") => return volumes::list(&daemon, &query),
         (&Method::POST, "/volumes/create") => return volumes::create(daemon, request).await,
         (&Method::POST, "/volumes/prune") => return volumes::prune(&daemon, &query),
         _ => {}
+    }
+    if let Some(name) = path
+        .strip_prefix("/networks/")
+        .filter(|name| !name.contains('/'))
+    {
+        if method == Method::GET {
+            return networks::inspect(&daemon, name);
+        }
     }
     if let Some(name) = path
         .strip_prefix("/volumes/")

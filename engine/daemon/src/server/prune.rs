@@ -1,6 +1,7 @@
 //! The prune endpoints: `POST /containers/prune` removes every stopped container the filters
 //! take; `POST /images/prune` removes unused dangling images, or with `dangling=false` every
 //! image no container uses. Both report what they removed and the bytes that freed.
+//! `POST /build/prune` answers that there is no build cache (berthd builds no images).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -102,4 +103,9 @@ pub fn delete_item(action: RemoveAction) -> ImageDeleteItem {
             deleted: Some(id.to_string()),
         },
     }
+}
+
+/// `POST /build/prune`: berthd builds no images, so there is no build cache to free.
+pub fn build_cache() -> ApiResult {
+    ok_json(&serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
 }
