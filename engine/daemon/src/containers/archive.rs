@@ -219,13 +219,9 @@ pub async fn with_files<T: Send + 'static>(
         if freeze {
             runtime.pause(&id).context("cannot freeze the container")?;
         }
-        let result = work(&view);
-        if freeze {
-            if let Err(err) = runtime.resume(&id) {
-                tracing::error!(container = %id, error = %err, "cannot thaw the container after a copy");
-            }
-        }
-        result
+        // Thawed however the work ends, a panic included.
+        let _thaw = freeze.then(|| Thaw { runtime, id: &id });
+        work(&view)
     })
     .await
     .context("the copy thread failed");
@@ -235,6 +231,20 @@ pub async fn with_files<T: Send + 'static>(
         }
     }
     done?
+}
+
+/// Thaws a container frozen for a copy when dropped.
+struct Thaw<'a> {
+    runtime: &'a berth_runtime::Runtime,
+    id: &'a str,
+}
+
+impl Drop for Thaw<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = self.runtime.resume(self.id) {
+            tracing::error!(container = %self.id, error = %err, "cannot thaw the container after a copy");
+        }
+    }
 }
 
 /// Archives container path `path` (resolved) under the name `name` into `writer`: a

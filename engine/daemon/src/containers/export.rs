@@ -26,13 +26,14 @@ pub async fn export<W: Write + Send + 'static>(entry: Arc<Entry>, writer: W) -> 
     let root = rootfs.path().to_path_buf();
     let archived = tokio::task::spawn_blocking(move || archive(&root, writer))
         .await
-        .context("the export thread failed")?;
+        .context("the export thread failed");
+    // Unmounted however the archive ends.
     if !running {
         rootfs
             .unmount()
             .context("cannot unmount the root filesystem")?;
     }
-    archived
+    archived?
 }
 
 /// Archives everything under `root`, with paths relative to it.
