@@ -142,6 +142,17 @@ fn ps_and_images_filters_select_like_dockerd() {
         assert_eq!(ps(&["-a", "-f", "ancestor=extra:1"]).len(), 4);
         assert!(ps(&["-a", "-f", "id=ffffffffffff"]).is_empty());
     }
+    // -n and -l take the newest, stopped ones too.
+    let newest = |args: &[&str]| {
+        let mut all = vec!["ps"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--format", "{{.Names}}"]);
+        ok(daemon.docker().args(&all).output().unwrap())
+    };
+    assert_eq!(newest(&["-l"]), "fresh\n");
+    assert_eq!(newest(&["-n", "2"]), "fresh\ndone3\n");
+    let bad = daemon.request("GET", "/containers/json?limit=many", None);
+    assert_eq!(bad.status, 400, "{}", bad.text());
     let images = |filter: &str| {
         lines(
             daemon.docker(),

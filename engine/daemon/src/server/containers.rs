@@ -204,13 +204,20 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     ))
 }
 
-/// `GET /containers/json?all=..&filters=..`.
+/// `GET /containers/json?all=..&limit=..&filters=..`: the newest first; `limit` (`docker ps
+/// -n N`, `-l`) takes stopped containers too, as in dockerd.
 pub fn list(daemon: &Daemon, query: &Query) -> ApiResult {
     let store = &daemon.images.store;
+    let limit = match query.get("limit").filter(|limit| !limit.is_empty()) {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("limit: \"{text}\" is not an integer")))?,
+    };
     let selection = select::Selection::new(
         filters(query)?,
         select::LIST_FILTERS,
-        query.flag("all"),
+        query.flag("all") || limit > 0,
         &daemon.containers,
         |image| store.resolve(image).ok().map(|id| id.to_string()),
     )
@@ -223,6 +230,9 @@ pub fn list(daemon: &Daemon, query: &Query) -> ApiResult {
         .filter(|record| selection.matches(record))
         .collect();
     records.sort_by(|a, b| b.created.cmp(&a.created));
+    if limit > 0 {
+        records.truncate(limit as usize);
+    }
     let summaries: Vec<_> = if query.flag("size") {
         sized_summaries(daemon, &records)
     } else {
