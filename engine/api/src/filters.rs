@@ -198,8 +198,9 @@ fn bad_value(name: &str, value: &str) -> FilterError {
     }
 }
 
-/// A time as docker's `until` and `--since` take it.
-fn parse_time(text: &str, now: SystemTime) -> Option<SystemTime> {
+/// A time as docker's `until` filter and `logs --since/--until` take it: a duration before
+/// `now` (`10m`, `1h30m`), an RFC 3339 time, or Unix seconds with an optional fraction.
+pub fn parse_time(text: &str, now: SystemTime) -> Option<SystemTime> {
     if let Some(duration) = parse_go_duration(text) {
         return now.checked_sub(duration);
     }

@@ -636,9 +636,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
-    /// Show logs since a timestamp (RFC 3339 or unix seconds)
+    /// Show logs since a timestamp (RFC 3339 or unix seconds) or relative (e.g. 42m)
     #[arg(long)]
     pub since: Option<String>,
+    /// Show logs before a timestamp (RFC 3339 or unix seconds) or relative (e.g. 42m)
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]

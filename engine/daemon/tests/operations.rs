@@ -273,3 +273,44 @@ fn export_writes_the_containers_filesystem_as_a_tar() {
     let refused = daemon.request("GET", "/containers/nosuch/export", None);
     assert_eq!(refused.status, 404, "{}", refused.text());
 }
+
+#[test]
+fn logs_since_and_until_cut_at_the_given_times() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    ok(daemon
+        .berth()
+        .args(["run", "--name", "talker", "hello-world", "sh", "-c"])
+        .arg("echo one; sleep 2; echo two")
+        .output()
+        .unwrap());
+    let stamped = ok(daemon
+        .docker()
+        .args(["logs", "-t", "talker"])
+        .output()
+        .unwrap());
+    let first = stamped.split_whitespace().next().unwrap();
+    let first = berth_api::time::parse_rfc3339(first).unwrap();
+    // One second after the first line: before the second, which came two seconds later.
+    let between = berth_api::time::format_rfc3339(first + std::time::Duration::from_secs(1));
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let before = ok(client
+            .args(["logs", "--until", &between, "talker"])
+            .output()
+            .unwrap());
+        assert_eq!(before, "one\n", "{stamped}");
+    }
+    for mut client in [daemon.docker(), daemon.berth()] {
+        let after = ok(client
+            .args(["logs", "--since", &between, "talker"])
+            .output()
+            .unwrap());
+        assert_eq!(after, "two\n", "{stamped}");
+    }
+    let bad = daemon.request(
+        "GET",
+        "/containers/talker/logs?stdout=1&until=yesterday",
+        None,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+}

@@ -83,13 +83,19 @@ pub async fn logs(client: &Client, args: LogsArgs) -> Result<i32> {
     if args.timestamps {
         query.push_str("&timestamps=1");
     }
-    if let Some(since) = &args.since {
-        let seconds = match berth_api::time::parse_rfc3339(since) {
-            Some(time) => berth_api::time::unix_seconds(time).to_string(),
-            None if since.parse::<f64>().is_ok() => since.clone(),
-            None => bail!("invalid value for \"since\": {since}"),
+    for (key, value) in [("since", &args.since), ("until", &args.until)] {
+        let Some(text) = value else { continue };
+        let Some(time) = berth_api::filters::parse_time(text, std::time::SystemTime::now()) else {
+            bail!("invalid value for \"{key}\": {text}");
         };
-        query.push_str(&format!("&since={seconds}"));
+        let since_epoch = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        query.push_str(&format!(
+            "&{key}={}.{:09}",
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos()
+        ));
     }
     let response = client
         .call(

@@ -156,7 +156,31 @@ async fn feed_stdin<R: AsyncRead + Unpin>(entry: Arc<Entry>, mut input: R, close
     }
 }
 
-/// `GET /containers/{id}/logs?stdout=1&stderr=1&follow=..&tail=..&since=..&timestamps=..`.
+/// A `since` or `until` value as the docker CLI sends it: Unix seconds with an optional
+/// fraction (`1700000000.123456789`); empty or `0` means none.
+fn log_time(query: &Query, key: &str) -> Result<Option<std::time::SystemTime>, ApiError> {
+    let Some(text) = query
+        .get(key)
+        .filter(|text| !text.is_empty() && *text != "0")
+    else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::bad_request(format!("invalid {key}: {text}"));
+    let (seconds, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let seconds: u64 = seconds.parse().map_err(|_| invalid())?;
+    let nanos: u32 = if fraction.is_empty() {
+        0
+    } else if fraction.len() <= 9 && fraction.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{fraction:0<9}").parse().map_err(|_| invalid())?
+    } else {
+        return Err(invalid());
+    };
+    Ok(Some(
+        std::time::UNIX_EPOCH + std::time::Duration::new(seconds, nanos),
+    ))
+}
+
+/// `GET /containers/{id}/logs?stdout=1&stderr=1&follow=..&tail=..&since=..&until=..&timestamps=..`.
 pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
     let entry = find(&daemon, name)?;
     if !query.flag("stdout") && !query.flag("stderr") {
@@ -166,17 +190,12 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
     }
     let record = entry.record();
     let tty = record.config.tty;
-    let follow = query.flag("follow") && record.state.running();
     let timestamps = query.flag("timestamps");
-    let since = match query.get("since").filter(|s| !s.is_empty() && *s != "0") {
-        Some(text) => Some(
-            text.split('.')
-                .next()
-                .and_then(|seconds| seconds.parse::<i64>().ok())
-                .ok_or_else(|| ApiError::bad_request(format!("invalid since: {text}")))?,
-        ),
-        None => None,
-    };
+    let since = log_time(&query, "since")?;
+    let until = log_time(&query, "until")?;
+    let now = std::time::SystemTime::now();
+    let follow =
+        query.flag("follow") && record.state.running() && until.is_none_or(|until| until > now);
     let tail = match query.get("tail").filter(|t| !t.is_empty() && *t != "all") {
         Some(text) => Some(
             text.parse::<usize>()
@@ -191,13 +210,12 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
     let mut lines = tokio::task::spawn_blocking(move || read_all(&path, max_file))
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?;
-    lines.retain(|line| {
-        since.is_none_or(|since| {
-            berth_api::time::parse_rfc3339(&line.time)
-                .map(berth_api::time::unix_seconds)
-                .is_some_and(|time| time >= since)
-        })
-    });
+    let in_window = move |time: &str| {
+        let time = berth_api::time::parse_rfc3339(time);
+        since.is_none_or(|since| time.is_some_and(|time| time >= since))
+            && until.is_none_or(|until| time.is_some_and(|time| time <= until))
+    };
+    lines.retain(|line| in_window(&line.time));
     if let Some(tail) = tail {
         let skip = lines.len().saturating_sub(tail);
         lines.drain(..skip);
@@ -231,12 +249,26 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
             .last()
             .map(|line| line.time.clone())
             .unwrap_or_default();
+        // Following ends at `until`, as dockerd's does.
+        let deadline = until.map(|until| {
+            let left = until
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            tokio::time::Instant::now() + left
+        });
         if let Some(live) = live.as_mut() {
             loop {
-                match live.recv().await {
+                let received = match deadline {
+                    Some(deadline) => match tokio::time::timeout_at(deadline, live.recv()).await {
+                        Ok(received) => received,
+                        Err(_) => return,
+                    },
+                    None => live.recv().await,
+                };
+                match received {
                     Ok(Output::Line(kind, bytes, time)) => {
                         // Lines already sent from the file have a time at or before the last.
-                        if time <= last_time || !wanted(&query, kind) {
+                        if time <= last_time || !wanted(&query, kind) || !in_window(&time) {
                             continue;
                         }
                         let stamp = timestamps.then_some(time.as_str());
