@@ -49,6 +49,13 @@ pub struct ContainerConfig {
     /// Seconds to wait before SIGKILL on stop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// Paths that get an anonymous volume (the image's `VOLUME`s and `-v /path`), each
+    /// mapped to `{}`.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub volumes: BTreeMap<String, serde_json::Value>,
 }
 
 /// A restart policy.

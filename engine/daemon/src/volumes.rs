@@ -1,7 +1,9 @@
 //! Named volumes (`docker volume`, `-v NAME:/path`): each is `<data-root>/volumes/<name>/_data`,
 //! with its creation time and labels in `<name>/volume.json` (written atomically). A volume is
 //! created on first use, outlives its containers, and when first mounted empty takes a copy of
-//! what the image holds at the mount path, as docker's local driver does.
+//! what the image holds at the mount path, as docker's local driver does. Anonymous volumes
+//! (the image's VOLUMEs, `-v /path`) carry [`ANONYMOUS_LABEL`] and go with their container on
+//! `rm -v` and `--rm`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::fsutil::write_atomic;
+
+/// The label docker gives the volumes it makes for a container's unnamed volume paths.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// A volume request that cannot be met.
 #[derive(Debug, Error)]

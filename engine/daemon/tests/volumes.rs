@@ -189,3 +189,94 @@ fn bad_volume_names_and_drivers_are_refused() {
     let listed = daemon.request("GET", "/volumes", None).json();
     assert_eq!(listed["Volumes"], serde_json::json!([]), "{listed}");
 }
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_and_plain_prune() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    let names = |daemon: &Daemon| -> Vec<String> {
+        daemon.request("GET", "/volumes", None).json()["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|volume| volume["Name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // -v /path makes an anonymous volume, mounted and labelled as docker's.
+    ok(daemon
+        .docker()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            "anon",
+            "-v",
+            "/cache",
+            "hello-world",
+            "sleep",
+            "300",
+        ])
+        .output()
+        .unwrap());
+    let mounts = daemon.request("GET", "/containers/anon/json", None).json()["Mounts"].clone();
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/cache", "{mounts}");
+    let name = mounts[0]["Name"].as_str().unwrap().to_owned();
+    assert_eq!(name.len(), 64, "{mounts}");
+    let volume = daemon
+        .request("GET", &format!("/volumes/{name}"), None)
+        .json();
+    assert!(
+        volume["Labels"]
+            .as_object()
+            .unwrap()
+            .contains_key("com.docker.volume.anonymous"),
+        "{volume}"
+    );
+    // In use, so a plain prune keeps it; rm -v takes it.
+    ok(daemon
+        .docker()
+        .args(["volume", "prune", "-f"])
+        .output()
+        .unwrap());
+    assert_eq!(names(&daemon), std::slice::from_ref(&name));
+    ok(daemon
+        .berth()
+        .args(["rm", "-f", "-v", "anon"])
+        .output()
+        .unwrap());
+    assert!(names(&daemon).is_empty());
+
+    // run --rm takes its anonymous volumes with it.
+    ok(daemon
+        .berth()
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            "/scratch",
+            "hello-world",
+            "sh",
+            "-c",
+            "echo x > /scratch/f",
+        ])
+        .output()
+        .unwrap());
+    assert!(names(&daemon).is_empty());
+
+    // rm without -v leaves it; then it is unused and anonymous, so a plain prune takes it.
+    ok(daemon
+        .berth()
+        .args(["run", "--name", "left", "-v", "/x", "hello-world", "true"])
+        .output()
+        .unwrap());
+    ok(daemon.berth().args(["rm", "left"]).output().unwrap());
+    assert_eq!(names(&daemon).len(), 1);
+    let pruned = ok(daemon
+        .berth()
+        .args(["volume", "prune", "-f"])
+        .output()
+        .unwrap());
+    assert!(pruned.contains("Deleted Volumes:"), "{pruned}");
+    assert!(names(&daemon).is_empty());
+}

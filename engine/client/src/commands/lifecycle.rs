@@ -95,12 +95,13 @@ pub async fn kill(client: &Client, args: KillArgs) -> Result<i32> {
 
 /// `berth rm`.
 pub async fn rm(client: &Client, args: RmArgs) -> Result<i32> {
-    let force = if args.force { "?force=1" } else { "" };
+    let force = if args.force { "&force=1" } else { "" };
+    let volumes = if args.volumes { "&v=1" } else { "" };
     for_each(&args.containers, |name| async move {
         let response = client
             .call(
                 Method::DELETE,
-                &format!("/containers/{}{force}", encode(&name)),
+                &format!("/containers/{}?{force}{volumes}", encode(&name)),
                 None,
             )
             .await?;

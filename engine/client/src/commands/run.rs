@@ -122,8 +122,20 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
     config.attach_stdout = attach;
     config.attach_stderr = attach;
     config.labels = super::labels(&flags.label);
+    config.volumes = flags
+        .volume
+        .iter()
+        .filter(|volume| !volume.contains(':'))
+        .map(|path| (path.clone(), serde_json::json!({})))
+        .collect();
     request.host_config = HostConfig {
-        binds: flags.volume.clone(),
+        // `-v /path` (no source) is an anonymous volume: docker's CLI sends it in Volumes.
+        binds: flags
+            .volume
+            .iter()
+            .filter(|volume| volume.contains(':'))
+            .cloned()
+            .collect(),
         network_mode: flags
             .network
             .clone()

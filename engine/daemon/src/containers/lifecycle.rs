@@ -33,7 +33,8 @@ pub async fn start(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<bool> {
         entry.phase.send_modify(|phase| phase.exits += 1);
         if entry.record().host_config.auto_remove {
             let (daemon, entry) = (Arc::clone(daemon), Arc::clone(entry));
-            let _ = tokio::task::spawn_blocking(move || remove_stopped(&daemon, &entry)).await;
+            let _ =
+                tokio::task::spawn_blocking(move || remove_stopped(&daemon, &entry, true)).await;
         }
         return Err(err);
     }
@@ -187,7 +188,7 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
     });
     tracing::debug!(container = id, exit_code, "container exited");
     if record.host_config.auto_remove {
-        if let Err(err) = remove_stopped(daemon, entry) {
+        if let Err(err) = remove_stopped(daemon, entry, true) {
             tracing::error!(container = id, error = %format!("{err:#}"), "auto-remove failed");
         }
         return;
@@ -317,8 +318,14 @@ pub async fn kill(
         .map_err(|err| format!("{err:#}"))
 }
 
-/// Removes a container (SIGKILL first when `force`).
-pub async fn remove(daemon: &Arc<Daemon>, entry: &Arc<Entry>, force: bool) -> Result<(), String> {
+/// Removes a container (SIGKILL first when `force`), and with `anonymous_volumes` the
+/// anonymous volumes it made (`docker rm -v`).
+pub async fn remove(
+    daemon: &Arc<Daemon>,
+    entry: &Arc<Entry>,
+    force: bool,
+    anonymous_volumes: bool,
+) -> Result<(), String> {
     let _guard = entry.operation.lock().await;
     if entry.record().state.running() {
         if !force {
@@ -336,14 +343,15 @@ pub async fn remove(daemon: &Arc<Daemon>, entry: &Arc<Entry>, force: bool) -> Re
         }
     }
     let (daemon, entry) = (Arc::clone(daemon), Arc::clone(entry));
-    tokio::task::spawn_blocking(move || remove_stopped(&daemon, &entry))
+    tokio::task::spawn_blocking(move || remove_stopped(&daemon, &entry, anonymous_volumes))
         .await
         .map_err(|err| err.to_string())?
         .map_err(|err| format!("{err:#}"))
 }
 
-/// Deletes a stopped container's rootfs, record, logs and bundle.
-fn remove_stopped(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
+/// Deletes a stopped container's rootfs, record, logs and bundle, and with
+/// `anonymous_volumes` the anonymous volumes no other container uses.
+fn remove_stopped(daemon: &Arc<Daemon>, entry: &Arc<Entry>, anonymous_volumes: bool) -> Result<()> {
     let containers = &daemon.containers;
     let id = &entry.id;
     if entry.phase.borrow().removed {
@@ -357,8 +365,26 @@ fn remove_stopped(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
     let _ = std::fs::remove_dir_all(containers.bundles.join(id));
     let dir = containers.dir(id);
     std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    let volumes = entry.record().volumes;
     containers.forget(id);
     entry.phase.send_modify(|phase| phase.removed = true);
+    if anonymous_volumes {
+        for name in volumes.keys() {
+            let anonymous = daemon
+                .volumes
+                .get(name)
+                .is_ok_and(|volume| volume.labels.contains_key(crate::volumes::ANONYMOUS_LABEL));
+            let used = containers
+                .all()
+                .iter()
+                .any(|other| other.record().volumes.contains_key(name));
+            if anonymous && !used {
+                if let Err(err) = daemon.volumes.remove(name) {
+                    tracing::warn!(volume = %name, error = %err, "cannot remove an anonymous volume");
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -403,7 +429,7 @@ pub async fn restart_on_boot(daemon: &Arc<Daemon>) {
         }
         let record = entry.record();
         if record.host_config.auto_remove && !record.state.running() {
-            let _ = remove(daemon, &entry, false).await;
+            let _ = remove(daemon, &entry, false, true).await;
             continue;
         }
         let policy = record.host_config.restart_policy.name.as_str();

@@ -80,6 +80,12 @@ pub fn merge_config(
     if request.stop_signal.is_none() {
         request.stop_signal = image.stop_signal.clone();
     }
+    for (path, value) in &image.volumes {
+        request
+            .volumes
+            .entry(path.clone())
+            .or_insert_with(|| value.clone());
+    }
     let mut argv: Vec<String> = request
         .entrypoint
         .iter()
@@ -115,6 +121,7 @@ impl Bind {
 pub fn parse_bind(text: &str) -> Result<Bind> {
     let parts: Vec<&str> = text.split(':').collect();
     let (source, destination, mode) = match parts.as_slice() {
+        [path] if path.starts_with('/') => bail!("invalid volume specification: '{text}': an anonymous volume has no name to bind; it is made at create"),
         [source, destination] => (*source, *destination, ""),
         [source, destination, mode] => (*source, *destination, *mode),
         _ => bail!("invalid volume specification: '{text}'"),
@@ -456,6 +463,25 @@ mod tests {
         );
 
         assert!(merge_config(ContainerConfig::default(), &ContainerConfig::default()).is_err());
+    }
+
+    #[test]
+    fn image_volumes_join_the_requested_ones() {
+        let image = ContainerConfig {
+            cmd: Some(vec!["true".to_owned()]),
+            volumes: [("/var/lib/db".to_owned(), serde_json::json!({}))].into(),
+            ..Default::default()
+        };
+        let request = ContainerConfig {
+            volumes: [("/cache".to_owned(), serde_json::json!({}))].into(),
+            ..Default::default()
+        };
+        let (merged, _, _) = merge_config(request, &image).unwrap();
+        assert_eq!(
+            merged.volumes.keys().collect::<Vec<_>>(),
+            ["/cache", "/var/lib/db"]
+        );
+        assert!(parse_bind("/cache").is_err());
     }
 
     #[test]

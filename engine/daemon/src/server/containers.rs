@@ -156,12 +156,34 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
         .prepare_rootfs(&image_id, &id)
         .await
         .map_err(image_error)?;
+    // Each `Volumes` path no bind covers (the image's VOLUMEs, `-v /path`) gets an anonymous
+    // volume, mounted like a named one.
+    for destination in config.volumes.keys() {
+        let destination = destination.trim_end_matches('/');
+        if destination.is_empty() || binds.iter().any(|bind| bind.destination == destination) {
+            continue;
+        }
+        let name = containers::new_id().map_err(internal)?;
+        let bind = format!("{name}:{destination}");
+        binds.push(spec::parse_bind(&bind).map_err(|err| ApiError::bad_request(err.to_string()))?);
+        host_config.binds.push(bind);
+    }
     // Named volumes are made on first use, as dockerd does.
     let mut volumes = std::collections::BTreeMap::new();
-    for name in binds.iter().filter_map(|bind| bind.volume()) {
+    for bind in &binds {
+        let Some(name) = bind.volume() else { continue };
+        let anonymous =
+            !body.host_config.binds.iter().any(|given| {
+                spec::parse_bind(given).is_ok_and(|given| given.volume() == Some(name))
+            });
+        let labels = if anonymous {
+            [(crate::volumes::ANONYMOUS_LABEL.to_owned(), String::new())].into()
+        } else {
+            Default::default()
+        };
         let volume = daemon
             .volumes
-            .create(name, "local", Default::default())
+            .create(name, "local", labels)
             .map_err(super::volumes::volume_error);
         match volume {
             Ok(volume) => volumes.insert(name.to_owned(), volume.mountpoint),
@@ -472,10 +494,10 @@ pub fn terminal_size(query: &Query) -> Result<(u16, u16), ApiError> {
     Ok((dimension("h")?, dimension("w")?))
 }
 
-/// `DELETE /containers/{id}?force=..`.
+/// `DELETE /containers/{id}?force=..&v=..`.
 pub async fn remove(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
     let entry = find(&daemon, name)?;
-    containers::remove(&daemon, &entry, query.flag("force"))
+    containers::remove(&daemon, &entry, query.flag("force"), query.flag("v"))
         .await
         .map_err(|message| {
             if message.starts_with("You cannot remove") {

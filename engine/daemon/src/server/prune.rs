@@ -43,7 +43,7 @@ pub async fn containers(daemon: Arc<Daemon>, query: &Query) -> ApiResult {
         }
         let size = daemon.images.store.rootfs_size(&record.id).unwrap_or(0);
         // A container started since the listing is refused by remove, and kept.
-        match containers::remove(&daemon, &entry, false).await {
+        match containers::remove(&daemon, &entry, false, false).await {
             Ok(()) => {
                 response.containers_deleted.push(record.id);
                 response.space_reclaimed += size;

@@ -91,9 +91,9 @@ pub fn remove(daemon: &Daemon, name: &str, query: &Query) -> ApiResult {
     }
 }
 
-/// `POST /volumes/prune?filters=..`: as in dockerd (API 1.42 on), only anonymous volumes go
-/// unless the `all=true` filter asks for every unused one. berthd makes no anonymous volumes,
-/// so without `all` nothing is removed: a named volume holds data someone chose to keep.
+/// `POST /volumes/prune?filters=..`: as in dockerd (API 1.42 on), only unused anonymous
+/// volumes go unless the `all=true` filter asks for every unused one: a named volume holds
+/// data someone chose to keep.
 pub fn prune(daemon: &Daemon, query: &Query) -> ApiResult {
     let filters = filters(query)?;
     let all = filters
@@ -102,11 +102,12 @@ pub fn prune(daemon: &Daemon, query: &Query) -> ApiResult {
         .map_err(|err| ApiError::bad_request(err.to_string()))?
         .unwrap_or(false);
     let mut response = VolumesPruneResponse::default();
-    if !all {
-        return ok_json(&response);
-    }
     for volume in daemon.volumes.list() {
-        if !filters.labels_match(&volume.labels) || !users_of(daemon, &volume.name).is_empty() {
+        let anonymous = volume.labels.contains_key(crate::volumes::ANONYMOUS_LABEL);
+        if !(all || anonymous)
+            || !filters.labels_match(&volume.labels)
+            || !users_of(daemon, &volume.name).is_empty()
+        {
             continue;
         }
         match daemon.volumes.remove(&volume.name) {
