@@ -120,6 +120,47 @@ pub struct HostConfig {
     /// The terminal's initial `[height, width]` with `Tty` (API 1.42+).
     #[serde(deserialize_with = "null_as_default")]
     pub console_size: Option<[u16; 2]>,
+    /// `--mount`: bind, volume and tmpfs mounts.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mounts: Vec<Mount>,
+    /// `--tmpfs PATH[:OPTIONS]`: path to mount options.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub tmpfs: BTreeMap<String, String>,
+    /// `--read-only`: the root filesystem cannot be written.
+    pub readonly_rootfs: bool,
+}
+
+/// One `HostConfig.Mounts` entry (`--mount type=...,src=...,dst=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    /// "bind", "volume" or "tmpfs".
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Host path (bind) or volume name (volume; empty for an anonymous one).
+    pub source: String,
+    /// Container path.
+    pub target: String,
+    pub read_only: bool,
+    /// tmpfs size and mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+/// `Mount.TmpfsOptions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    /// Bytes; 0 for the kernel's default.
+    pub size_bytes: i64,
+    /// Permission bits; 0 for the default (1777).
+    pub mode: u32,
 }
 
 /// `HostConfig.LogConfig`.

@@ -222,6 +222,15 @@ pub struct ContainerFlags {
     /// Set meta data on a container
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Mount a tmpfs directory
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=,dst=,readonly)
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Vec<String>,
     /// Working directory inside the container
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,

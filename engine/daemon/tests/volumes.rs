@@ -5,6 +5,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use support::registry::Registry;
 use support::{ok, Daemon};
@@ -279,4 +280,58 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_and_plain_prune() {
         .unwrap());
     assert!(pruned.contains("Deleted Volumes:"), "{pruned}");
     assert!(names(&daemon).is_empty());
+}
+
+#[test]
+fn mount_tmpfs_and_read_only_root_are_honoured() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("given"), "from the host\n").unwrap();
+    let bind = format!(
+        "type=bind,source={},target=/given,readonly",
+        host_dir.path().display()
+    );
+    for (mut client, volume) in [(daemon.docker(), "by-docker"), (daemon.berth(), "by-berth")] {
+        let mount = format!("type=volume,source={volume},target=/data");
+        let script = "cat /given/given; echo kept > /data/f; echo scratch > /run/s && cat /run/s; \
+                      mount | grep ' /run ' | grep -o nosuid; \
+                      echo x > /given/no 2>/dev/null || echo bind-ro; \
+                      echo x > /root-file 2>/dev/null || echo root-ro";
+        let shown = ok(client
+            .args(["run", "--rm", "--read-only", "--tmpfs", "/run:size=1m"])
+            .args(["--mount", &bind, "--mount", &mount])
+            .args(["hello-world", "sh", "-c", script])
+            .output()
+            .unwrap());
+        assert_eq!(
+            shown, "from the host\nscratch\nnosuid\nbind-ro\nroot-ro\n",
+            "{volume}"
+        );
+        let stored = daemon
+            .request("GET", &format!("/volumes/{volume}"), None)
+            .json();
+        let file = Path::new(stored["Mountpoint"].as_str().unwrap()).join("f");
+        assert_eq!(std::fs::read_to_string(file).unwrap(), "kept\n");
+    }
+    let refused = stderr_of(
+        daemon.docker(),
+        &[
+            "run",
+            "--rm",
+            "--mount",
+            "type=npipe,source=x,target=/x",
+            "hello-world",
+            "true",
+        ],
+    );
+    assert!(refused.contains("mount type \"npipe\""), "{refused}");
+    let bad_option = stderr_of(
+        daemon.berth(),
+        &["run", "--rm", "--tmpfs", "/t:bogus", "hello-world", "true"],
+    );
+    assert!(
+        bad_option.contains("invalid tmpfs option for /t: bogus"),
+        "{bad_option}"
+    );
 }

@@ -17,6 +17,44 @@ use crate::cli::{ContainerFlags, CreateArgs, RunArgs};
 use crate::terminal;
 use crate::transport::{check, encode, read_json, Client, DaemonError};
 
+/// Parses docker's `--mount type=...,source=...,target=...[,readonly][,tmpfs-size=N]`.
+fn parse_mount(text: &str) -> Result<berth_api::container::Mount> {
+    let mut mount = berth_api::container::Mount {
+        kind: "volume".to_owned(),
+        ..Default::default()
+    };
+    for field in text.split(',') {
+        let (key, value) = field.split_once('=').unwrap_or((field, ""));
+        match key {
+            "type" => mount.kind = value.to_owned(),
+            "source" | "src" => mount.source = value.to_owned(),
+            "target" | "destination" | "dst" => mount.target = value.to_owned(),
+            "readonly" | "ro" => mount.read_only = matches!(value, "" | "1" | "true"),
+            "tmpfs-size" => {
+                let size = berth_api::units::parse_ram_bytes(value)
+                    .map_err(|_| anyhow!("invalid --mount tmpfs-size: {value}"))?;
+                mount
+                    .tmpfs_options
+                    .get_or_insert_with(Default::default)
+                    .size_bytes = size as i64;
+            }
+            "tmpfs-mode" => {
+                let mode = u32::from_str_radix(value, 8)
+                    .map_err(|_| anyhow!("invalid --mount tmpfs-mode: {value}"))?;
+                mount
+                    .tmpfs_options
+                    .get_or_insert_with(Default::default)
+                    .mode = mode;
+            }
+            _ => bail!("invalid --mount field: {field}"),
+        }
+    }
+    if mount.target.is_empty() {
+        bail!("invalid --mount {text}: target is required");
+    }
+    Ok(mount)
+}
+
 /// Reads `--env-file` lines: `KEY=VALUE`, or `KEY` taken from our environment.
 fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
@@ -153,6 +191,20 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
         security_opt: security_options(&flags.security_opt)?,
         log_config: log_config(flags)?,
         console_size: terminal::console_size(flags.tty),
+        mounts: flags
+            .mount
+            .iter()
+            .map(|text| parse_mount(text))
+            .collect::<Result<_>>()?,
+        tmpfs: flags
+            .tmpfs
+            .iter()
+            .map(|text| match text.split_once(':') {
+                Some((path, options)) => (path.to_owned(), options.to_owned()),
+                None => (text.clone(), String::new()),
+            })
+            .collect(),
+        readonly_rootfs: flags.read_only,
     };
     Ok(request)
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use berth_api::container::{ContainerConfig, Ulimit};
+use berth_api::container::{ContainerConfig, HostConfig, Ulimit};
 use berth_runtime::oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
     LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder,
@@ -145,6 +145,67 @@ pub fn parse_bind(text: &str) -> Result<Bind> {
         destination: destination.to_owned(),
         read_only,
     })
+}
+
+/// Folds `--mount`s into the forms the rest of create knows: a bind or a named volume becomes
+/// a bind, an unnamed volume an anonymous `Volumes` path, a tmpfs a `Tmpfs` entry. Other
+/// mount types are refused, naming the type.
+pub fn fold_mounts(
+    host: &mut HostConfig,
+    volumes: &mut std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    for mount in host.mounts.clone() {
+        let target = mount.target.as_str();
+        if !target.starts_with('/') {
+            bail!("invalid mount config for type \"{}\": invalid mount path: '{target}' mount path must be absolute", mount.kind);
+        }
+        let mode = if mount.read_only { ":ro" } else { "" };
+        match mount.kind.as_str() {
+            "bind" => {
+                if !mount.source.starts_with('/') {
+                    bail!("invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute", mount.source);
+                }
+                host.binds.push(format!("{}:{target}{mode}", mount.source));
+            }
+            "volume" if mount.source.is_empty() => {
+                volumes.insert(target.to_owned(), serde_json::json!({}));
+            }
+            "volume" => host.binds.push(format!("{}:{target}{mode}", mount.source)),
+            "tmpfs" => {
+                let mut options = Vec::new();
+                if let Some(tmpfs) = &mount.tmpfs_options {
+                    if tmpfs.size_bytes > 0 {
+                        options.push(format!("size={}", tmpfs.size_bytes));
+                    }
+                    if tmpfs.mode != 0 {
+                        options.push(format!("mode={:o}", tmpfs.mode));
+                    }
+                }
+                host.tmpfs.insert(target.to_owned(), options.join(","));
+            }
+            other => bail!(
+                "mount type \"{other}\" is not supported by berthd: use bind, volume or tmpfs"
+            ),
+        }
+    }
+    for (path, options) in &host.tmpfs {
+        if !path.starts_with('/') {
+            bail!("invalid tmpfs mount: '{path}' mount path must be absolute");
+        }
+        for option in options.split(',').filter(|option| !option.is_empty()) {
+            let known = ["size=", "mode=", "uid=", "gid=", "nr_inodes="]
+                .iter()
+                .any(|prefix| option.starts_with(prefix))
+                || matches!(
+                    option,
+                    "ro" | "rw" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev"
+                );
+            if !known {
+                bail!("invalid tmpfs option for {path}: {option}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resolves `user[:group]` against the container's /etc/passwd and /etc/group.
@@ -307,7 +368,7 @@ pub fn build(
     spec.set_root(Some(
         RootBuilder::default()
             .path(rootfs.to_path_buf())
-            .readonly(false)
+            .readonly(host.readonly_rootfs)
             .build()?,
     ));
 
@@ -349,6 +410,31 @@ pub fn build(
                 .typ("bind")
                 .source(PathBuf::from(&bind.source))
                 .options(options)
+                .build()?,
+        );
+    }
+    for (path, options) in &host.tmpfs {
+        // docker's defaults for --tmpfs: no devices or setuid; exec unless asked otherwise.
+        let mut all: Vec<String> = ["nosuid", "nodev", "noexec"]
+            .iter()
+            .map(|option| (*option).to_owned())
+            .collect();
+        for option in options.split(',').filter(|option| !option.is_empty()) {
+            let opposite = match option {
+                "exec" => Some("noexec"),
+                "suid" => Some("nosuid"),
+                "dev" => Some("nodev"),
+                _ => None,
+            };
+            all.retain(|existing| Some(existing.as_str()) != opposite);
+            all.push(option.to_owned());
+        }
+        mounts.push(
+            MountBuilder::default()
+                .destination(PathBuf::from(path))
+                .typ("tmpfs")
+                .source(PathBuf::from("tmpfs"))
+                .options(all)
                 .build()?,
         );
     }

@@ -74,6 +74,9 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     let network_mode = containers::network_mode(&body).map_err(ApiError::bad_request)?;
     let mut host_config = body.host_config.clone();
     host_config.network_mode = network_mode;
+    let mut body = body;
+    spec::fold_mounts(&mut host_config, &mut body.config.volumes)
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
     let policy = host_config.restart_policy.name.as_str();
     if !matches!(
         policy,
@@ -158,6 +161,7 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
         .map_err(image_error)?;
     // Each `Volumes` path no bind covers (the image's VOLUMEs, `-v /path`) gets an anonymous
     // volume, mounted like a named one.
+    let mut anonymous = std::collections::BTreeSet::new();
     for destination in config.volumes.keys() {
         let destination = destination.trim_end_matches('/');
         if destination.is_empty() || binds.iter().any(|bind| bind.destination == destination) {
@@ -167,16 +171,13 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
         let bind = format!("{name}:{destination}");
         binds.push(spec::parse_bind(&bind).map_err(|err| ApiError::bad_request(err.to_string()))?);
         host_config.binds.push(bind);
+        anonymous.insert(name);
     }
     // Named volumes are made on first use, as dockerd does.
     let mut volumes = std::collections::BTreeMap::new();
     for bind in &binds {
         let Some(name) = bind.volume() else { continue };
-        let anonymous =
-            !body.host_config.binds.iter().any(|given| {
-                spec::parse_bind(given).is_ok_and(|given| given.volume() == Some(name))
-            });
-        let labels = if anonymous {
+        let labels = if anonymous.contains(name) {
             [(crate::volumes::ANONYMOUS_LABEL.to_owned(), String::new())].into()
         } else {
             Default::default()
