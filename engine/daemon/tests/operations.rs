@@ -179,12 +179,10 @@ fn stats_report_cpu_memory_and_pids() {
 fn diff_lists_what_the_container_added_changed_and_deleted() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    ok(daemon
-        .berth()
-        .args(["run", "--name", "changer", "hello-world", "sh", "-c"])
-        .arg("echo hi > /added; echo more >> /hello; mkdir -p /new/dir; rm /bin/ls")
-        .output()
-        .unwrap());
+    daemon.run_script(
+        "changer",
+        "echo hi > /added; echo more >> /hello; mkdir -p /new/dir; rm /bin/ls",
+    );
     for mut client in [daemon.docker(), daemon.berth()] {
         let listed = ok(client.args(["diff", "changer"]).output().unwrap());
         let lines: Vec<&str> = listed.lines().collect();
@@ -219,12 +217,7 @@ fn tar_members(archive: &std::path::Path) -> Vec<String> {
 fn export_writes_the_containers_filesystem_as_a_tar() {
     let registry = Registry::with_hello_world();
     let daemon = with_sleeper(&registry);
-    ok(daemon
-        .berth()
-        .args(["run", "--name", "stopped", "hello-world", "sh", "-c"])
-        .arg("echo hi > /added; rm /bin/ls")
-        .output()
-        .unwrap());
+    daemon.run_script("stopped", "echo hi > /added; rm /bin/ls");
     let work = tempfile::tempdir().unwrap();
     // A stopped container's rootfs is mounted for the export and unmounted after.
     let from_docker = work.path().join("docker.tar");
@@ -278,12 +271,7 @@ fn export_writes_the_containers_filesystem_as_a_tar() {
 fn logs_since_and_until_cut_at_the_given_times() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    ok(daemon
-        .berth()
-        .args(["run", "--name", "talker", "hello-world", "sh", "-c"])
-        .arg("echo one; sleep 2; echo two")
-        .output()
-        .unwrap());
+    daemon.run_script("talker", "echo one; sleep 2; echo two");
     let stamped = ok(daemon
         .docker()
         .args(["logs", "-t", "talker"])

@@ -155,6 +155,15 @@ impl Daemon {
         command.env("BERTH_HOST", self.host());
         command
     }
+
+    /// `berth run --name NAME hello-world sh -c SCRIPT`, which must succeed; its stdout.
+    pub fn run_script(&self, name: &str, script: &str) -> String {
+        ok(self
+            .berth()
+            .args(["run", "--name", name, "hello-world", "sh", "-c", script])
+            .output()
+            .unwrap())
+    }
 }
 
 impl Drop for Daemon {
