@@ -1,10 +1,9 @@
-//! File helpers: atomic writes (temp file, fsync, rename), resolving a path inside a root
-//! without following symlinks out of it, and RFC 3339 timestamps.
+//! File helpers: atomic writes (temp file, fsync, rename) and RFC 3339 timestamps.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Context, Result};
 
@@ -25,51 +24,6 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result.ctx(|| format!("writing {}", path.display()))
-}
-
-/// Resolves `path` as if `root` were `/`: `..` stops at the root and symlinks (absolute or
-/// relative) are followed inside the root. The result may not exist yet.
-pub(crate) fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
-    let mut resolved: Vec<OsString> = Vec::new();
-    let mut pending: Vec<OsString> = components(path);
-    pending.reverse();
-    let mut links_followed = 0;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = join(root, &resolved).join(&part);
-        match fs::read_link(&candidate) {
-            Ok(target) if links_followed < 255 => {
-                links_followed += 1;
-                if target.is_absolute() {
-                    resolved.clear();
-                }
-                let mut target_parts = components(&target);
-                target_parts.reverse();
-                pending.extend(target_parts);
-            }
-            _ => resolved.push(part),
-        }
-    }
-    join(root, &resolved)
-}
-
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|component| match component {
-            Component::Normal(part) => Some(part.to_owned()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn join(root: &Path, parts: &[OsString]) -> PathBuf {
-    let mut path = root.to_path_buf();
-    path.extend(parts);
-    path
 }
 
 /// Seconds and nanoseconds since the epoch as RFC 3339 in UTC, e.g. `2024-05-01T12:00:00.5Z`.
@@ -105,37 +59,6 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
-
-    #[test]
-    fn resolve_stays_inside_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::create_dir_all(root.join("etc")).unwrap();
-        symlink("/etc", root.join("abs")).unwrap();
-        symlink("../../../../etc", root.join("rel")).unwrap();
-        symlink("/", root.join("slash")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/abs/x")),
-            root.join("etc/x")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/rel/x")),
-            root.join("etc/x")
-        );
-        assert_eq!(resolve_in_root(root, Path::new("/../../x")), root.join("x"));
-        assert_eq!(
-            resolve_in_root(root, Path::new("slash/tmp")),
-            root.join("tmp")
-        );
-    }
-
-    #[test]
-    fn resolve_survives_symlink_loops() {
-        let dir = tempfile::tempdir().unwrap();
-        symlink("loop", dir.path().join("loop")).unwrap();
-        assert!(resolve_in_root(dir.path(), Path::new("/loop")).starts_with(dir.path()));
-    }
 
     #[test]
     fn rfc3339_formats_utc() {

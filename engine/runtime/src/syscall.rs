@@ -1,8 +1,9 @@
 //! The kernel calls that build a container's root file system, behind one trait: [`Linux`]
 //! makes them, and the test double [`Recorder`] writes them down, so the rootfs logic is
-//! unit-tested without root. Plain file creation (directories, files, symlinks) stays on
-//! `std::fs`, which tests run in temp directories.
+//! unit-tested without root. Plain file creation (directories, files, symlinks) stays outside
+//! the trait, on `std::fs` and the `*at` calls, which tests run in temp directories.
 
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
@@ -22,9 +23,21 @@ pub(crate) trait Kernel {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;
-    /// Makes a device node with exactly `mode` (not masked by the umask).
-    fn mknod(&self, path: &Path, kind: SFlag, mode: u32, device: u64) -> nix::Result<()>;
-    fn chown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()>;
+    /// Makes the device node `name` in the directory `dir` with exactly `mode` (not masked
+    /// by the umask).
+    fn mknod(
+        &self,
+        dir: BorrowedFd,
+        name: &Path,
+        kind: SFlag,
+        mode: u32,
+        device: u64,
+    ) -> nix::Result<()>;
+    /// Changes the owner of `name` in the directory `dir`, not following a symlink.
+    fn chown(&self, dir: BorrowedFd, name: &Path, uid: u32, gid: u32) -> nix::Result<()>;
+    /// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): an O_PATH handle on `path` resolved
+    /// with `root` as `/`. ENOSYS on kernels before 5.6.
+    fn open_in_root(&self, root: BorrowedFd, path: &Path) -> nix::Result<OwnedFd>;
 }
 
 /// The real kernel.
@@ -58,23 +71,50 @@ impl Kernel for Linux {
         nix::unistd::chroot(path)
     }
 
-    fn mknod(&self, path: &Path, kind: SFlag, mode: u32, device: u64) -> nix::Result<()> {
+    fn mknod(
+        &self,
+        dir: BorrowedFd,
+        name: &Path,
+        kind: SFlag,
+        mode: u32,
+        device: u64,
+    ) -> nix::Result<()> {
         let mode = Mode::from_bits_truncate(mode);
-        nix::sys::stat::mknod(path, kind, mode, device)?;
+        nix::sys::stat::mknodat(dir, name, kind, mode, device)?;
+        // The node was just made in a directory no symlink led to; fchmodat cannot refuse to
+        // follow one on Linux, so the node is opened without following instead.
+        let node = nix::fcntl::openat(
+            dir,
+            name,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
-            path,
+            &crate::in_root::fd_path(std::os::fd::AsFd::as_fd(&node)),
             mode,
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
     }
 
-    fn chown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()> {
-        nix::unistd::chown(
-            path,
+    fn chown(&self, dir: BorrowedFd, name: &Path, uid: u32, gid: u32) -> nix::Result<()> {
+        nix::unistd::fchownat(
+            dir,
+            name,
             Some(nix::unistd::Uid::from_raw(uid)),
             Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
+    }
+
+    fn open_in_root(&self, root: BorrowedFd, path: &Path) -> nix::Result<OwnedFd> {
+        use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        nix::fcntl::openat2(root, path, how)
     }
 }
 
@@ -84,6 +124,9 @@ impl Kernel for Linux {
 pub(crate) struct Recorder {
     pub calls: std::cell::RefCell<Vec<String>>,
     pub pivot_error: Option<nix::errno::Errno>,
+    /// Whether open_in_root is the real openat2; without, it fails with ENOSYS as on a
+    /// kernel before 5.6, and resolution takes the userspace walk.
+    pub openat2: bool,
 }
 
 #[cfg(test)]
@@ -119,6 +162,12 @@ impl Kernel for Recorder {
         } else {
             names.join(" | ")
         };
+        // A mount made through a /proc/self/fd handle is shown at the path it reaches.
+        let target = if target.starts_with("/proc/self/fd") {
+            std::fs::read_link(target).unwrap_or_else(|_| target.to_path_buf())
+        } else {
+            target.to_path_buf()
+        };
         self.push(format!(
             "mount {} {} {} {flags} {}",
             source.map_or("-".into(), |s| s.display().to_string()),
@@ -153,16 +202,39 @@ impl Kernel for Recorder {
         Ok(())
     }
 
-    fn mknod(&self, path: &Path, kind: SFlag, mode: u32, device: u64) -> nix::Result<()> {
+    fn mknod(
+        &self,
+        dir: BorrowedFd,
+        name: &Path,
+        kind: SFlag,
+        mode: u32,
+        device: u64,
+    ) -> nix::Result<()> {
         self.push(format!(
             "mknod {} {kind:?} {mode:o} {device:#x}",
-            path.display()
+            shown(dir, name).display()
         ));
         Ok(())
     }
 
-    fn chown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()> {
-        self.push(format!("chown {} {uid}:{gid}", path.display()));
+    fn chown(&self, dir: BorrowedFd, name: &Path, uid: u32, gid: u32) -> nix::Result<()> {
+        self.push(format!("chown {} {uid}:{gid}", shown(dir, name).display()));
         Ok(())
     }
+
+    fn open_in_root(&self, root: BorrowedFd, path: &Path) -> nix::Result<OwnedFd> {
+        if self.openat2 {
+            Linux.open_in_root(root, path)
+        } else {
+            Err(nix::errno::Errno::ENOSYS)
+        }
+    }
+}
+
+/// `name` in the directory `dir`, as a path.
+#[cfg(test)]
+fn shown(dir: BorrowedFd, name: &Path) -> std::path::PathBuf {
+    std::fs::read_link(crate::in_root::fd_path(dir))
+        .unwrap_or_default()
+        .join(name)
 }

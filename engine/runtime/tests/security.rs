@@ -92,3 +92,95 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
         .map(|n| n.parse::<u32>().unwrap_or(0));
     (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (major, minor)
 }
+
+/// A host directory an attacking image points at, named as the attack's would be.
+fn attack_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("berth-attack-")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn dev_symlink_does_not_create_nodes_on_the_host() {
+    let host = attack_dir();
+    let bundle = TestBundle::new(&[
+        "sh",
+        "-c",
+        "test -c /dev/null && test -c /dev/urandom && test -L /dev/fd && echo ok >/dev/null && echo dev-ok",
+    ]);
+    let dev = bundle.rootfs().join("dev");
+    std::fs::remove_dir(&dev).unwrap();
+    std::os::unix::fs::symlink(host.path(), &dev).unwrap();
+    let (_root, runtime) = test_runtime();
+    let (mut out_read, out_write) = pipe();
+    let options = CreateOptions {
+        stdout: Some(out_write),
+        ..Default::default()
+    };
+    let status = runtime.run(&unique_id("dev"), &bundle.bundle(), options);
+    assert_eq!(
+        entries(host.path()),
+        Vec::<String>::new(),
+        "berth-runtime made nodes or links in the host's {}",
+        host.path().display()
+    );
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut out_read, &mut stdout).unwrap();
+    assert_eq!(
+        (
+            status.map(|s| s.code()).map_err(|e| e.to_string()),
+            stdout.as_str()
+        ),
+        (Ok(0), "dev-ok\n")
+    );
+}
+
+#[test]
+fn a_symlink_chain_of_256_links_does_not_escape_the_rootfs() {
+    let host = attack_dir();
+    let mut bundle = TestBundle::new(&["true"]);
+    let rootfs = bundle.rootfs();
+    for i in 0..256 {
+        let target = if i == 255 {
+            host.path().to_path_buf()
+        } else {
+            std::path::PathBuf::from(format!("/l{}", i + 1))
+        };
+        std::os::unix::fs::symlink(target, rootfs.join(format!("l{i}"))).unwrap();
+    }
+    bundle
+        .spec
+        .mounts_mut()
+        .as_mut()
+        .unwrap()
+        .push(tmpfs_mount("/l0/escaped"));
+    let (_root, runtime) = test_runtime();
+    let id = unique_id("chain");
+    let result = runtime.create(&id, &bundle.bundle(), CreateOptions::default());
+    let listed = entries(host.path());
+    if result.is_ok() {
+        runtime.delete(&id, true).unwrap();
+    }
+    assert_eq!(
+        listed,
+        Vec::<String>::new(),
+        "a mount point was made on the host"
+    );
+    let Err(err) = result else {
+        panic!("a 256-link chain was accepted");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("/l0/escaped") && err.contains("Too many levels of symbolic links"),
+        "{err}"
+    );
+    assert!(runtime.state(&id).is_err(), "nothing may be left behind");
+}

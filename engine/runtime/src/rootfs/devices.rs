@@ -1,15 +1,16 @@
 //! /dev inside the container: the standard nodes (null, zero, full, random, urandom, tty),
 //! `linux.devices`, and the fd/stdio/ptmx symlinks.
 
-use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
+use nix::fcntl::AtFlags;
 use nix::sys::stat::{makedev, SFlag};
+use nix::unistd::UnlinkatFlags;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::{Context, Error, Result};
-use crate::fsutil::resolve_in_root;
+use crate::in_root;
 use crate::syscall::Kernel;
 
 const STANDARD: [(&str, u64, u64); 6] = [
@@ -29,23 +30,32 @@ const LINKS: [(&str, &str); 5] = [
     ("pts/ptmx", "ptmx"),
 ];
 
-/// Creates the spec's devices under `rootfs/dev`, and with `standard` (a fresh /dev file
+/// Creates the spec's devices under the rootfs's /dev, and with `standard` (a fresh /dev file
 /// system) the standard nodes and symlinks too. Without one, the image's own /dev is left alone.
+/// Every node and link is made relative to a handle on the /dev directory resolved inside the
+/// rootfs, so an image whose /dev (or a directory under it) is a symlink cannot have them made
+/// on the host.
 pub(crate) fn create(
     k: &dyn Kernel,
     rootfs: &Path,
     standard: bool,
     devices: &[LinuxDevice],
 ) -> Result<()> {
-    let dev = rootfs.join("dev");
     if standard {
+        let (_, dev) = in_root::mkdir_all(k, rootfs, Path::new("/dev"))
+            .ctx(|| "resolving /dev in the rootfs".to_owned())?;
         for (name, major, minor) in STANDARD {
-            let path = dev.join(name);
-            if path.symlink_metadata().is_ok() {
+            if exists(dev.as_fd(), name) {
                 continue;
             }
-            k.mknod(&path, SFlag::S_IFCHR, 0o666, makedev(major, minor))
-                .ctx(|| format!("creating /dev/{name}"))?;
+            k.mknod(
+                dev.as_fd(),
+                Path::new(name),
+                SFlag::S_IFCHR,
+                0o666,
+                makedev(major, minor),
+            )
+            .ctx(|| format!("creating /dev/{name}"))?;
         }
     }
     for (index, device) in devices.iter().enumerate() {
@@ -57,10 +67,12 @@ pub(crate) fn create(
         })?;
     }
     if standard {
+        let (_, dev) = in_root::mkdir_all(k, rootfs, Path::new("/dev"))
+            .ctx(|| "resolving /dev in the rootfs".to_owned())?;
         for (target, name) in LINKS {
-            let path = dev.join(name);
-            if path.symlink_metadata().is_err() {
-                symlink(target, &path).ctx(|| format!("creating /dev/{name}"))?;
+            if !exists(dev.as_fd(), name) {
+                nix::unistd::symlinkat(target, dev.as_fd(), name)
+                    .ctx(|| format!("creating /dev/{name}"))?;
             }
         }
     }
@@ -68,25 +80,47 @@ pub(crate) fn create(
 }
 
 fn create_device(k: &dyn Kernel, rootfs: &Path, device: &LinuxDevice) -> Result<()> {
-    let path = resolve_in_root(rootfs, device.path());
-    if !path.starts_with(rootfs.join("dev")) {
+    let path = in_root::resolve_with(k, rootfs, device.path()).ctx(|| "resolving".to_owned())?;
+    let dev =
+        in_root::resolve_with(k, rootfs, Path::new("/dev")).ctx(|| "resolving /dev".to_owned())?;
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Error::spec("path", "devices must be under /dev"));
+    };
+    if !parent.starts_with(&dev) {
         return Err(Error::spec("path", "devices must be under /dev"));
     }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
-    }
+    let inside_parent = Path::new("/").join(parent.strip_prefix(rootfs).unwrap_or(parent));
+    let (_, dir) = in_root::mkdir_all(k, rootfs, &inside_parent)
+        .ctx(|| format!("creating {}", inside_parent.display()))?;
     let kind = match device.typ() {
         LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::P => SFlag::S_IFIFO,
         LinuxDeviceType::A => return Err(Error::spec("type", "\"a\" is not a device type")),
     };
-    let _ = fs::remove_file(&path);
+    let _ = nix::unistd::unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir);
     let number = makedev(device.major() as u64, device.minor() as u64);
-    k.mknod(&path, kind, device.file_mode().unwrap_or(0o666), number)
-        .ctx(|| "mknod".to_owned())?;
-    k.chown(&path, device.uid().unwrap_or(0), device.gid().unwrap_or(0))
-        .ctx(|| "chown".to_owned())
+    let name = Path::new(name);
+    k.mknod(
+        dir.as_fd(),
+        name,
+        kind,
+        device.file_mode().unwrap_or(0o666),
+        number,
+    )
+    .ctx(|| "mknod".to_owned())?;
+    k.chown(
+        dir.as_fd(),
+        name,
+        device.uid().unwrap_or(0),
+        device.gid().unwrap_or(0),
+    )
+    .ctx(|| "chown".to_owned())
+}
+
+/// Whether `name` exists in `dir` (a symlink counts, dangling or not).
+fn exists(dir: BorrowedFd, name: &str) -> bool {
+    nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
 }
 
 /// Whether the spec mounts a new file system (not a bind mount) on /dev.

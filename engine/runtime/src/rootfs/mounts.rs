@@ -2,6 +2,7 @@
 //! propagation), file systems like proc, sysfs, tmpfs, devpts and mqueue, and cgroup.
 
 use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
@@ -10,7 +11,7 @@ use oci_spec::runtime::Mount;
 use super::options::Options;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
-use crate::fsutil::resolve_in_root;
+use crate::in_root::{self, fd_path};
 use crate::syscall::Kernel;
 
 /// Where mounts are made and what they may refer to.
@@ -36,17 +37,20 @@ pub(crate) fn mount_all(k: &dyn Kernel, mounts: &[Mount], target: &Target) -> Re
 
 fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> {
     let options = Options::parse(spec_mount.options().as_deref().unwrap_or_default());
-    let destination = resolve_in_root(target.rootfs, spec_mount.destination());
     let typ = spec_mount.typ().as_deref().unwrap_or("");
     let data = options.data.join(",");
-    if options.bind || typ == "bind" {
+    let in_rootfs =
+        |directory: bool| create_target(k, target.rootfs, spec_mount.destination(), directory);
+    // The first mount goes through the handle on the mount point the walk found, so nothing
+    // swapped in since is followed; what follows it uses the path, which now reaches the mount.
+    let destination = if options.bind || typ == "bind" {
         let source = spec_mount
             .source()
             .as_ref()
             .ok_or_else(|| Error::spec("source", "a bind mount needs a source"))?;
         let source = target.bundle.join(source);
         let metadata = fs::metadata(&source).ctx(|| format!("source {}", source.display()))?;
-        create_target(&destination, metadata.is_dir())?;
+        let (destination, point) = in_rootfs(metadata.is_dir())?;
         let recursive = if options.recursive {
             MsFlags::MS_REC
         } else {
@@ -54,7 +58,7 @@ fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> 
         };
         k.mount(
             Some(source.as_path()),
-            &destination,
+            &fd_path(point.as_fd()),
             None,
             MsFlags::MS_BIND | recursive,
             None,
@@ -64,24 +68,27 @@ fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> 
         if !extra.is_empty() {
             remount_bind(k, &destination, extra)?;
         }
+        destination
     } else if typ == "cgroup" {
-        create_target(&destination, true)?;
+        let (destination, _) = in_rootfs(true)?;
         mount_cgroup(k, &destination, &options, target)?;
+        destination
     } else {
-        create_target(&destination, true)?;
+        let (destination, point) = in_rootfs(true)?;
         let source = spec_mount
             .source()
             .clone()
             .unwrap_or_else(|| PathBuf::from(typ));
         k.mount(
             Some(source.as_path()),
-            &destination,
+            &fd_path(point.as_fd()),
             Some(typ),
             options.flags,
             (!data.is_empty()).then_some(data.as_str()),
         )
         .ctx(|| format!("mounting {typ}"))?;
-    }
+        destination
+    };
     for flag in &options.propagation {
         k.mount(None, &destination, None, *flag, None)
             .ctx(|| "changing propagation".to_owned())?;
@@ -89,18 +96,20 @@ fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> 
     Ok(())
 }
 
-/// Makes the mount point: a directory, or an empty file for a bind-mounted file.
-fn create_target(path: &Path, directory: bool) -> Result<()> {
-    if directory {
-        return fs::create_dir_all(path).ctx(|| format!("creating {}", path.display()));
-    }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
-    }
-    if !path.exists() {
-        fs::File::create(path).ctx(|| format!("creating {}", path.display()))?;
-    }
-    Ok(())
+/// Makes the mount point for `destination` inside `rootfs`, resolved there: a directory, or an
+/// empty file for a bind-mounted file. Returns its path and a handle on it.
+fn create_target(
+    k: &dyn Kernel,
+    rootfs: &Path,
+    destination: &Path,
+    directory: bool,
+) -> Result<(PathBuf, OwnedFd)> {
+    let made = if directory {
+        in_root::mkdir_all(k, rootfs, destination)
+    } else {
+        in_root::create_file(k, rootfs, destination)
+    };
+    made.ctx(|| format!("creating the mount point {}", destination.display()))
 }
 
 /// Remounts a bind mount with `flags`, keeping the nosuid/nodev/noexec/atime flags it
