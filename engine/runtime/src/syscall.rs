@@ -38,6 +38,8 @@ pub(crate) trait Kernel {
     /// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): an O_PATH handle on `path` resolved
     /// with `root` as `/`. ENOSYS on kernels before 5.6.
     fn open_in_root(&self, root: BorrowedFd, path: &Path) -> nix::Result<OwnedFd>;
+    /// Sets IFF_UP on `lo` in the current network namespace (a new one has it down).
+    fn bring_loopback_up(&self) -> nix::Result<()>;
 }
 
 /// The real kernel.
@@ -115,6 +117,37 @@ impl Kernel for Linux {
             .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
         nix::fcntl::openat2(root, path, how)
+    }
+
+    fn bring_loopback_up(&self) -> nix::Result<()> {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+        use std::os::fd::AsRawFd;
+        let sock = socket(
+            AddressFamily::Inet,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        // SAFETY: ifreq is plain data, valid zeroed; the name is "lo" and its NUL.
+        let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq passed to them.
+        unsafe {
+            nix::errno::Errno::result(libc::ioctl(
+                sock.as_raw_fd(),
+                libc::SIOCGIFFLAGS as _,
+                &mut request,
+            ))?;
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            nix::errno::Errno::result(libc::ioctl(
+                sock.as_raw_fd(),
+                libc::SIOCSIFFLAGS as _,
+                &request,
+            ))?;
+        }
+        Ok(())
     }
 }
 
@@ -228,6 +261,11 @@ impl Kernel for Recorder {
         } else {
             Err(nix::errno::Errno::ENOSYS)
         }
+    }
+
+    fn bring_loopback_up(&self) -> nix::Result<()> {
+        self.push("loopback up".to_owned());
+        Ok(())
     }
 }
 

@@ -184,3 +184,45 @@ fn a_symlink_chain_of_256_links_does_not_escape_the_rootfs() {
     );
     assert!(runtime.state(&id).is_err(), "nothing may be left behind");
 }
+
+/// Runs `script` in a busybox container and returns its exit code and stdout and stderr.
+fn run_script(bundle: &TestBundle) -> (i32, String) {
+    let (code, stdout, stderr) = run_captured(bundle);
+    (code, format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    // With lo down, connecting to 127.0.0.1 fails with "Network is unreachable"; with it up,
+    // nothing listens on port 1 and the connection is refused.
+    let bundle = TestBundle::new(&[
+        "sh",
+        "-c",
+        "ip -o addr show dev lo; ip -o link show dev lo; nc 127.0.0.1 1 </dev/null; true",
+    ]);
+    let (code, output) = run_script(&bundle);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("inet 127.0.0.1/8"), "{output}");
+    assert!(output.contains("<LOOPBACK,UP,LOWER_UP>"), "{output}");
+    assert!(output.contains("Connection refused"), "{output}");
+}
+
+#[test]
+fn a_missing_cwd_is_made_inside_the_rootfs() {
+    let host = attack_dir();
+    let mut bundle = TestBundle::new(&["sh", "-c", "pwd; stat -c '%u:%g %a' ."]);
+    std::os::unix::fs::symlink(host.path(), bundle.rootfs().join("away")).unwrap();
+    bundle.process_mut().set_cwd("/away/new/dir".into());
+    let (code, output) = run_script(&bundle);
+    assert_eq!(
+        entries(host.path()),
+        Vec::<String>::new(),
+        "made on the host"
+    );
+    let inside = host.path().strip_prefix("/").unwrap();
+    assert_eq!(
+        (code, output),
+        (0, format!("/{}/new/dir\n0:0 755\n", inside.display()))
+    );
+    assert!(bundle.rootfs().join(inside).join("new/dir").is_dir());
+}

@@ -15,7 +15,7 @@ use super::exec;
 use crate::error::{Context, Error, Result};
 use crate::seccomp::{self, Filter};
 use crate::state::START_SOCKET;
-use crate::syscall::Linux;
+use crate::syscall::{Kernel, Linux};
 use crate::{capabilities, console, namespaces, rlimits, rootfs, user};
 
 /// The environment variable that marks a process as a container init; its value is the fd of
@@ -109,6 +109,12 @@ fn prepare(config: &InitConfig) -> Result<Ready> {
     if config.exec {
         // Joining the mount namespace moved root and cwd into the container's root.
         return finish(config, console);
+    }
+    if plan.clone_flags.contains(CloneFlags::CLONE_NEWNET) {
+        // A new network namespace starts with lo down; runc and dockerd bring it up.
+        Linux
+            .bring_loopback_up()
+            .ctx(|| "linux.namespaces: bringing up lo in the new network namespace".to_owned())?;
     }
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("hostname {hostname:?}"))?;

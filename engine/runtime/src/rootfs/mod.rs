@@ -1,6 +1,6 @@
 //! The container's root file system: mount propagation, the rootfs bind mount, the spec's
-//! mounts and devices, pivot_root (or MS_MOVE + chroot where pivot_root cannot work), masked
-//! and read-only paths, and a read-only root.
+//! mounts and devices, the working directory, pivot_root (or MS_MOVE + chroot where pivot_root
+//! cannot work), masked and read-only paths, and a read-only root.
 
 mod devices;
 mod mounts;
@@ -14,6 +14,7 @@ use oci_spec::runtime::Spec;
 pub(crate) use mounts::Target;
 
 use crate::error::{Context, Error, Result};
+use crate::in_root;
 use crate::syscall::Kernel;
 
 /// Everything done before the root changes: propagation, the rootfs bind mount, the spec's
@@ -52,6 +53,12 @@ pub(crate) fn prepare(k: &dyn Kernel, spec: &Spec, target: &Target) -> Result<()
         .unwrap_or_default();
     let standard = devices::dev_is_a_new_file_system(spec_mounts);
     devices::create(k, target.rootfs, standard, devices)?;
+    if let Some(process) = spec.process() {
+        // As dockerd does for -w: a missing working directory is made (root's, 0755), resolved
+        // inside the rootfs like any other path.
+        in_root::mkdir_all(k, target.rootfs, process.cwd())
+            .ctx(|| format!("process.cwd: creating {}", process.cwd().display()))?;
+    }
     Ok(())
 }
 
