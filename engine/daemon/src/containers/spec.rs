@@ -208,13 +208,41 @@ pub fn fold_mounts(
     Ok(())
 }
 
+/// The image's text file at `path`, resolved inside `rootfs` (a symlink cannot lead to a host
+/// file); empty when missing, not a regular file or over 4 MiB (a link to a device or a FIFO
+/// would never end).
+fn image_file(rootfs: &Path, path: &str) -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const LIMIT: u64 = 4 << 20;
+    let Ok(resolved) = berth_runtime::resolve_in_root(rootfs, Path::new(path)) else {
+        return String::new();
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(resolved);
+    let Ok(file) = file else {
+        return String::new();
+    };
+    if !file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() <= LIMIT)
+    {
+        return String::new();
+    }
+    let mut text = String::new();
+    let _ = file.take(LIMIT).read_to_string(&mut text);
+    text
+}
+
 /// Resolves `user[:group]` against the container's /etc/passwd and /etc/group.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, String)> {
     let (user_part, group_part) = match user.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (user, None),
     };
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let passwd = image_file(rootfs, "/etc/passwd");
     let entry = passwd
         .lines()
         .map(|line| line.split(':').collect::<Vec<_>>())
@@ -232,7 +260,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>, St
         }
     };
     if let Some(group) = group_part {
-        let groups = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+        let groups = image_file(rootfs, "/etc/group");
         gid = match groups
             .lines()
             .map(|line| line.split(':').collect::<Vec<_>>())
@@ -605,5 +633,24 @@ mod tests {
         let (uid, gid, _, _) = resolve_user(root.path(), "1000:staff").unwrap();
         assert_eq!((uid, gid), (1000, 50));
         assert!(resolve_user(root.path(), "ghost").is_err());
+    }
+
+    #[test]
+    fn etc_passwd_symlinked_to_a_host_file_is_not_read() {
+        let host = tempfile::tempdir().unwrap();
+        let host_passwd = host.path().join("passwd");
+        std::fs::write(&host_passwd, "web:x:33:34::/var/www:/bin/false\n").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink(&host_passwd, root.path().join("etc/passwd")).unwrap();
+        let host_group = host.path().join("group");
+        std::fs::write(&host_group, "staff:x:50:\n").unwrap();
+        std::os::unix::fs::symlink(&host_group, root.path().join("etc/group")).unwrap();
+        let err = resolve_user(root.path(), "web").unwrap_err().to_string();
+        assert!(err.contains("unable to find user web"), "{err}");
+        let err = resolve_user(root.path(), "0:staff")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unable to find group staff"), "{err}");
     }
 }
