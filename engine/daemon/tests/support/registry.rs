@@ -29,7 +29,8 @@ impl Registry {
         registry
     }
 
-    fn start() -> Registry {
+    /// Starts an empty registry.
+    pub fn start() -> Registry {
         require_tool("docker-registry");
         let dir = tempfile::tempdir().expect("temp dir");
         for _ in 0..5 {
@@ -86,17 +87,32 @@ impl Registry {
     /// Pushes `library/hello-world:latest` again with these image labels: another image (its
     /// config differs) on the same layer, so a daemon that pulls it leaves the old one dangling.
     pub fn push_hello_world_variant(&self, labels: serde_json::Value) {
+        self.push_image(
+            "library/hello-world",
+            |_| {},
+            serde_json::json!({"Cmd": ["/hello"], "Labels": labels}),
+        );
+    }
+
+    /// Pushes `REPOSITORY:latest`: hello-world's files plus what `add` puts into its rootfs
+    /// directory (a hostile image's symlinks, say), with `config` as the image's config (PATH
+    /// is added to its Env).
+    pub fn push_image(&self, repository: &str, add: impl FnOnce(&Path), config: serde_json::Value) {
         require_tool("skopeo");
         require_tool("busybox");
         let work = tempfile::tempdir().expect("temp dir");
         let layout = work.path().join("layout");
-        let layer = hello_layer(work.path());
+        let layer = hello_layer(work.path(), add);
         let layer_digest = write_blob(&layout, &layer);
+        let mut config = config;
+        config["Env"] = serde_json::json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        ]);
         let config = serde_json::json!({
             "architecture": "amd64",
             "os": "linux",
             "created": "2026-01-01T00:00:00Z",
-            "config": {"Cmd": ["/hello"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Labels": labels},
+            "config": config,
             "rootfs": {"type": "layers", "diff_ids": [layer_digest.clone()]},
         });
         let config = serde_json::to_vec(&config).expect("config json");
@@ -128,7 +144,7 @@ impl Registry {
             .args(["copy", "--dest-tls-verify=false", "--quiet"])
             .arg(format!("oci:{}:latest", layout.display()))
             .arg(format!(
-                "docker://127.0.0.1:{}/library/hello-world:latest",
+                "docker://127.0.0.1:{}/{repository}:latest",
                 self.port
             ))
             .output()
@@ -148,8 +164,9 @@ impl Drop for Registry {
     }
 }
 
-/// A tar layer: busybox-static as /bin/busybox and /bin/sh, and the /hello script.
-fn hello_layer(work: &Path) -> Vec<u8> {
+/// A tar layer: busybox-static as /bin/busybox and /bin/sh, the /hello script, and what `add`
+/// puts into the rootfs directory.
+fn hello_layer(work: &Path, add: impl FnOnce(&Path)) -> Vec<u8> {
     let root = work.join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("mkdir rootfs/bin");
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy busybox");
@@ -168,6 +185,7 @@ fn hello_layer(work: &Path) -> Vec<u8> {
         .status()
         .expect("chmod");
     assert!(status.success());
+    add(&root);
     let tar = work.join("layer.tar");
     let status = Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
