@@ -70,8 +70,8 @@ fn mount_one(k: &dyn Kernel, spec_mount: &Mount, target: &Target) -> Result<()> 
         }
         destination
     } else if typ == "cgroup" {
-        let (destination, _) = in_rootfs(true)?;
-        mount_cgroup(k, &destination, &options, target)?;
+        let (destination, point) = in_rootfs(true)?;
+        mount_cgroup(k, &fd_path(point.as_fd()), &destination, &options, target)?;
         destination
     } else {
         let (destination, point) = in_rootfs(true)?;
@@ -143,9 +143,11 @@ pub(crate) fn remount_bind(k: &dyn Kernel, path: &Path, flags: MsFlags) -> Resul
 }
 
 /// A cgroup mount: cgroup2 itself when the container has its own cgroup namespace on a v2
-/// host, else a tmpfs with the container's own cgroup directories bound into it.
+/// host, else a tmpfs with the container's own cgroup directories bound into it. The first
+/// mount goes on `point` (the handle's path), what is made in it under `destination`.
 fn mount_cgroup(
     k: &dyn Kernel,
+    point: &Path,
     destination: &Path,
     options: &Options,
     target: &Target,
@@ -155,7 +157,7 @@ fn mount_cgroup(
         return k
             .mount(
                 Some(Path::new("cgroup2")),
-                destination,
+                point,
                 Some("cgroup2"),
                 flags,
                 None,
@@ -167,7 +169,7 @@ fn mount_cgroup(
         if let Some(dir) = dir {
             k.mount(
                 Some(dir.path.as_path()),
-                destination,
+                point,
                 None,
                 MsFlags::MS_BIND,
                 None,
@@ -179,24 +181,24 @@ fn mount_cgroup(
     }
     k.mount(
         Some(Path::new("tmpfs")),
-        destination,
+        point,
         Some("tmpfs"),
         flags & !MsFlags::MS_RDONLY,
         Some("mode=755"),
     )
     .ctx(|| "mounting tmpfs for cgroups".to_owned())?;
     for dir in &target.cgroup.dirs {
-        let point = destination.join(&dir.hierarchy);
-        fs::create_dir_all(&point).ctx(|| format!("creating {}", point.display()))?;
+        let hierarchy = destination.join(&dir.hierarchy);
+        fs::create_dir_all(&hierarchy).ctx(|| format!("creating {}", hierarchy.display()))?;
         k.mount(
             Some(dir.path.as_path()),
-            &point,
+            &hierarchy,
             None,
             MsFlags::MS_BIND,
             None,
         )
         .ctx(|| format!("bind mounting {}", dir.path.display()))?;
-        remount_bind(k, &point, flags)?;
+        remount_bind(k, &hierarchy, flags)?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         remount_tmpfs_readonly(k, destination, flags)?;
