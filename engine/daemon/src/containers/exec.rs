@@ -8,15 +8,14 @@ use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::fanout::{Fanout, Subscription};
+use super::logs;
+use super::security::{self, HostFacts};
+use super::{spec, stdio, Containers, Entry, ResizeError};
 use anyhow::{anyhow, Context};
 use berth_api::container::HostConfig;
 use berth_api::exec::{ExecConfig, ExecInspect, ExecProcessConfig};
 use berth_runtime::oci_spec::runtime::{BoxBuilder, UserBuilder};
-use tokio::sync::broadcast;
-
-use super::logs::{self, Output};
-use super::security::{self, HostFacts};
-use super::{spec, stdio, Containers, Entry, ResizeError};
 
 /// Why an exec cannot be created or started.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +53,7 @@ pub struct Exec {
     pub container: Arc<Entry>,
     pub config: ExecConfig,
     state: Mutex<ExecState>,
-    feed: broadcast::Sender<Output>,
+    feed: Arc<Fanout>,
     /// While it runs: its stdin writer and its terminal.
     stdio: Mutex<(Option<File>, Option<File>)>,
 }
@@ -80,9 +79,10 @@ impl Exec {
         Ok(())
     }
 
-    /// Subscribes to its output; do it before [`start`] to miss nothing.
-    pub fn output(&self) -> broadcast::Receiver<Output> {
-        self.feed.subscribe()
+    /// Subscribes to its stdout and stderr as wanted; do it before [`start`] to miss
+    /// nothing. A subscriber that does not read holds the process back.
+    pub fn output(&self, stdout: bool, stderr: bool) -> Subscription {
+        self.feed.subscribe(stdout, stderr)
     }
 
     /// A writer to its stdin while it runs (with `AttachStdin`).
@@ -164,7 +164,7 @@ impl Containers {
             container: Arc::clone(entry),
             config,
             state: Mutex::new(ExecState::default()),
-            feed: broadcast::channel(256).0,
+            feed: Arc::default(),
             stdio: Mutex::new((None, None)),
         });
         let mut execs = lock(&self.execs);
@@ -204,7 +204,7 @@ pub fn start(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecError>
             state.exit_code = Some(code);
             state.ended_at = Some(Instant::now());
         }
-        let _ = exec.feed.send(Output::End);
+        exec.feed.end();
     }
     started
 }
@@ -290,7 +290,7 @@ fn start_claimed(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecEr
         .outputs
         .into_iter()
         .map(|output| {
-            let feed = exec.feed.clone();
+            let feed = Arc::clone(&exec.feed);
             std::thread::spawn(move || logs::pump(output, None, &feed))
         })
         .collect();
@@ -317,6 +317,8 @@ fn start_claimed(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecEr
                     255
                 }
             };
+            // What the pipes still hold goes to a slow client without holding the exit back.
+            exec.feed.exited();
             *lock(&exec.stdio) = (None, None);
             for pump in pumps {
                 let _ = pump.join();
@@ -327,7 +329,7 @@ fn start_claimed(containers: &Containers, exec: &Arc<Exec>) -> Result<(), ExecEr
                 state.exit_code = Some(code);
                 state.ended_at = Some(Instant::now());
             }
-            let _ = exec.feed.send(Output::End);
+            exec.feed.end();
         })
         .context("cannot start the exec's waiter")
         .map_err(ExecError::Failed)?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use berth_runtime::{Bundle, Signal};
 
-use super::logs::{self, JsonFile, Output, Rotation};
+use super::logs::{self, JsonFile, Rotation};
 use super::record::now;
 use super::{spec, stdio, systemd, Entry, Running};
 use crate::config::CgroupDriver;
@@ -29,7 +29,7 @@ pub async fn start(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<bool> {
         .map_err(|err| anyhow!("start task failed: {err}"))?;
     if let Err(err) = started {
         // Attach streams end, next-exit waiters wake, and --rm containers go, as with dockerd.
-        let _ = entry.feed.send(Output::End);
+        entry.feed.end();
         entry.phase.send_modify(|phase| phase.exits += 1);
         if entry.record().host_config.auto_remove {
             let (daemon, entry) = (Arc::clone(daemon), Arc::clone(entry));
@@ -98,14 +98,15 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             JsonFile::open(
                 &record.log_path,
                 Rotation::of(&record.host_config.log_config, &config),
+                entry.log_written.clone(),
             )
             .with_context(|| format!("cannot open {}", record.log_path.display()))?,
         ));
         let mut pumps = Vec::new();
         for output in attached.outputs {
-            let (log, feed) = (Arc::clone(&log), entry.feed.clone());
+            let (log, entry) = (Arc::clone(&log), Arc::clone(entry));
             pumps.push(std::thread::spawn(move || {
-                logs::pump(output, Some(&log), &feed)
+                logs::pump(output, Some(&log), &entry.feed)
             }));
         }
         entry.set_running(Running {
@@ -126,6 +127,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             let _ = containers.runtime.kill(&id, Signal::SIGKILL, true);
             let _ = containers.runtime.wait(&id);
             let _ = containers.runtime.delete(&id, true);
+            entry.feed.exited();
             for pump in pumps {
                 let _ = pump.join();
             }
@@ -165,11 +167,13 @@ fn monitor(daemon: &Arc<Daemon>, entry: &Arc<Entry>, pumps: Vec<std::thread::Joi
             255
         }
     };
+    // What the pipes still hold goes to slow clients without holding the exit back.
+    entry.feed.exited();
     entry.set_running(Running::default());
     for pump in pumps {
         let _ = pump.join();
     }
-    let _ = entry.feed.send(Output::End);
+    entry.feed.end();
     if let Err(err) = containers.runtime.delete(&id, true) {
         tracing::warn!(container = id, error = %err, "runtime delete failed");
     }

@@ -1,8 +1,9 @@
-//! Container output: the json-file log (`{"log","stream","time"}` lines, rotated at max-size
-//! keeping max-file files) and the live feed that attach and `logs -f` subscribe to.
+//! Container output: the pump that reads a process's pipes or terminal into the json-file
+//! log (`{"log","stream","time"}` lines, rotated at max-size keeping max-file files) and to
+//! its attached clients.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -11,19 +12,10 @@ use berth_api::stream::StreamKind;
 use berth_api::time::format_rfc3339;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
+use super::fanout::{Chunk, Fanout};
 use crate::config::Config;
-
-/// One piece of live output.
-#[derive(Debug, Clone)]
-pub enum Output {
-    /// A line (or a partial line at EOF, or a terminal's chunk) from stdout or stderr, with
-    /// its log time.
-    Line(StreamKind, Bytes, String),
-    /// The process exited and every byte it wrote has been sent.
-    End,
-}
 
 /// A json-file log line.
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,11 +57,17 @@ pub struct JsonFile {
     file: File,
     size: u64,
     rotation: Rotation,
+    /// Bumped after every line written, to wake `logs -f`.
+    written: watch::Sender<u64>,
 }
 
 impl JsonFile {
-    /// Opens (appending) the log at `path`.
-    pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<Self> {
+    /// Opens (appending) the log at `path`; `written` is bumped after every line.
+    pub fn open(
+        path: &Path,
+        rotation: Rotation,
+        written: watch::Sender<u64>,
+    ) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
         Ok(JsonFile {
@@ -77,10 +75,11 @@ impl JsonFile {
             file,
             size,
             rotation,
+            written,
         })
     }
 
-    fn write(&mut self, line: &LogLine) -> std::io::Result<()> {
+    pub(super) fn write(&mut self, line: &LogLine) -> std::io::Result<()> {
         let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
         if let Some(max) = self.rotation.max_size {
@@ -90,6 +89,7 @@ impl JsonFile {
         }
         self.file.write_all(&bytes)?;
         self.size += bytes.len() as u64;
+        self.written.send_modify(|lines| *lines += 1);
         Ok(())
     }
 
@@ -135,14 +135,13 @@ pub fn log_files(path: &Path, max_file: u32) -> Vec<PathBuf> {
     files
 }
 
-/// Reads a container's output until EOF: a pipe line by line into the json-file log (exec
-/// output has none) and the live feed; a terminal chunk by chunk into the feed (a prompt has no newline) and line by
-/// line into the log.
-pub fn pump(
-    output: super::stdio::Output,
-    log: Option<&Mutex<JsonFile>>,
-    feed: &broadcast::Sender<Output>,
-) {
+/// The longest log line: longer ones are split, as dockerd splits them at 16 KiB.
+const MAX_LOG_LINE: usize = 16 * 1024;
+
+/// Reads a container's (or an exec's) output until EOF: each read goes whole to the
+/// attached clients through `fanout` (waiting while a slow one catches up), and line by line
+/// into the json-file log (exec output has none).
+pub fn pump(output: super::stdio::Output, log: Option<&Mutex<JsonFile>>, fanout: &Fanout) {
     let stream = match output.kind {
         StreamKind::Stderr => "stderr",
         _ => "stdout",
@@ -160,76 +159,46 @@ pub fn pump(
             }
         }
     };
-    let mut reader = BufReader::new(File::from(output.fd));
-    if output.raw {
-        let mut chunk = vec![0u8; 32 * 1024];
-        let mut partial = Vec::new();
-        loop {
-            let count = match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(count) => count,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                // A terminal's master reads EIO once the container side has closed.
-                Err(err) if err.raw_os_error() == Some(libc::EIO) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "reading container output failed");
-                    break;
-                }
-            };
-            let time = format_rfc3339(std::time::SystemTime::now());
-            partial.extend_from_slice(&chunk[..count]);
-            while let Some(end) = partial.iter().position(|&byte| byte == b'\n') {
-                write_log(&partial[..=end], &time);
-                partial.drain(..=end);
-            }
-            if partial.len() >= 16 * 1024 {
-                write_log(&partial, &time);
-                partial.clear();
-            }
-            let _ = feed.send(Output::Line(
-                kind,
-                Bytes::copy_from_slice(&chunk[..count]),
-                time,
-            ));
-        }
-        if !partial.is_empty() {
-            write_log(&partial, &format_rfc3339(std::time::SystemTime::now()));
-        }
-        return;
-    }
-    let mut line = Vec::new();
+    let mut file = File::from(output.fd);
+    let mut chunk = vec![0u8; 32 * 1024];
+    let mut partial = Vec::new();
     loop {
-        line.clear();
-        match (&mut reader).take(16 * 1024).read_until(b'\n', &mut line) {
+        let count = match file.read(&mut chunk) {
             Ok(0) => break,
-            Ok(_) => {
-                let time = format_rfc3339(std::time::SystemTime::now());
-                write_log(&line, &time);
-                let _ = feed.send(Output::Line(kind, Bytes::copy_from_slice(&line), time));
-            }
+            Ok(count) => count,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A terminal's master reads EIO once the container side has closed.
+            Err(err) if err.raw_os_error() == Some(libc::EIO) => break,
             Err(err) => {
                 tracing::warn!(error = %err, "reading container output failed");
                 break;
             }
-        }
-    }
-}
-
-/// Reads the stored lines, oldest first.
-pub fn read_all(path: &Path, max_file: u32) -> Vec<LogLine> {
-    let mut lines = Vec::new();
-    for file in log_files(path, max_file) {
-        let Ok(file) = File::open(&file) else {
-            continue;
         };
-        for line in BufReader::new(file).lines().map_while(Result::ok) {
-            if let Ok(entry) = serde_json::from_str::<LogLine>(&line) {
-                lines.push(entry);
+        if log.is_some() {
+            let time = format_rfc3339(std::time::SystemTime::now());
+            partial.extend_from_slice(&chunk[..count]);
+            let mut start = 0;
+            while let Some(end) = partial[start..].iter().position(|&byte| byte == b'\n') {
+                let end = start + end + 1;
+                for piece in partial[start..end].chunks(MAX_LOG_LINE) {
+                    write_log(piece, &time);
+                }
+                start = end;
             }
+            while partial.len() - start >= MAX_LOG_LINE {
+                write_log(&partial[start..start + MAX_LOG_LINE], &time);
+                start += MAX_LOG_LINE;
+            }
+            partial.drain(..start);
         }
+        fanout.send(Chunk {
+            kind,
+            bytes: Bytes::copy_from_slice(&chunk[..count]),
+        });
     }
-    lines
+    if !partial.is_empty() {
+        write_log(&partial, &format_rfc3339(std::time::SystemTime::now()));
+    }
 }
 
 #[cfg(test)]
@@ -244,7 +213,7 @@ mod tests {
             max_size: Some(200),
             max_file: 3,
         };
-        let mut log = JsonFile::open(&path, rotation).unwrap();
+        let mut log = JsonFile::open(&path, rotation, watch::Sender::new(0)).unwrap();
         for index in 0..20 {
             log.write(&LogLine {
                 log: format!("line {index}\n"),
@@ -259,7 +228,7 @@ mod tests {
         for file in log_files(&path, 3) {
             assert!(std::fs::metadata(&file).unwrap().len() <= 200);
         }
-        let lines = read_all(&path, 3);
+        let lines = super::super::log_reader::LogReader::new(&path, 3).read(usize::MAX);
         assert_eq!(lines.last().unwrap().log, "line 19\n");
         let numbers: Vec<u32> = lines
             .iter()

@@ -7,7 +7,9 @@ mod devices;
 pub mod etc_files;
 pub mod exec;
 pub mod export;
+pub mod fanout;
 mod lifecycle;
+pub mod log_reader;
 pub mod logs;
 mod names;
 pub mod pause;
@@ -27,10 +29,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use berth_api::container::ContainerCreateRequest;
 use berth_runtime::Runtime;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 pub use lifecycle::{kill, remove, restart_on_boot, shutdown, start, stop};
-pub use logs::Output;
 pub use record::{now as now_rfc3339, Record, RootfsRecord, RunState};
 
 /// What waiters watch: bumps on every exit and on removal.
@@ -51,7 +52,10 @@ pub struct Entry {
     pub id: String,
     record: Mutex<Record>,
     phase: watch::Sender<Phase>,
-    feed: broadcast::Sender<Output>,
+    /// Its live output, to attached clients.
+    feed: fanout::Fanout,
+    /// Lines written to its json-file log so far (by this berthd), to wake `logs -f`.
+    log_written: watch::Sender<u64>,
     /// Serializes start, stop and remove.
     pub operation: tokio::sync::Mutex<()>,
     /// While it runs: the writer to its stdin (with `OpenStdin` or `Tty`), its terminal and
@@ -91,7 +95,8 @@ impl Entry {
             id: record.id.clone(),
             record: Mutex::new(record),
             phase: watch::Sender::new(phase),
-            feed: broadcast::channel(1024).0,
+            feed: fanout::Fanout::default(),
+            log_written: watch::Sender::new(0),
             operation: tokio::sync::Mutex::new(()),
             running: Mutex::new(Running::default()),
         })
@@ -178,9 +183,16 @@ impl Entry {
         self.phase.subscribe()
     }
 
-    /// Subscribes to live output.
-    pub fn output(&self) -> broadcast::Receiver<Output> {
-        self.feed.subscribe()
+    /// Subscribes to the live output of the stdout and stderr as wanted, until the current
+    /// run ends (or, before a start, the next). A subscriber that does not read holds the
+    /// container back: drop it when the client goes.
+    pub fn output(&self, stdout: bool, stderr: bool) -> fanout::Subscription {
+        self.feed.subscribe(stdout, stderr)
+    }
+
+    /// Wakes on every line written to the json-file log.
+    pub fn log_written(&self) -> watch::Receiver<u64> {
+        self.log_written.subscribe()
     }
 }
 

@@ -18,8 +18,6 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 pub struct Output {
     pub fd: OwnedFd,
     pub kind: StreamKind,
-    /// A terminal: forwarded as it comes, not line by line.
-    pub raw: bool,
 }
 
 /// What the daemon keeps once the container exists.
@@ -103,12 +101,10 @@ impl Pending {
                     Output {
                         fd: stdout,
                         kind: StreamKind::Stdout,
-                        raw: false,
                     },
                     Output {
                         fd: stderr,
                         kind: StreamKind::Stderr,
-                        raw: false,
                     },
                 ],
                 stdin: stdin.map(File::from),
@@ -125,7 +121,6 @@ impl Pending {
                     outputs: vec![Output {
                         fd: output.into(),
                         kind: StreamKind::Stdout,
-                        raw: true,
                     }],
                     stdin: Some(
                         master

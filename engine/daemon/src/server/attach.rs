@@ -1,6 +1,7 @@
 //! Container stdio over HTTP: `attach` (an HTTP upgrade to a raw stream carrying
-//! multiplexed frames, or raw bytes with a TTY, and the client's input for stdin) and `logs` (stored json-file lines, then the
-//! live feed with `follow`).
+//! multiplexed frames, or raw bytes with a TTY, and the client's input for stdin; a client
+//! that reads slowly holds the container back, and gets every byte) and `logs` (the
+//! json-file lines, and with `follow` the lines written after, read from the file).
 
 use std::sync::Arc;
 
@@ -11,13 +12,13 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::broadcast;
 
 use super::containers::find;
 use super::http::{empty, streaming, ApiError, ApiResponse, ApiResult, Query};
-use crate::containers::logs::read_all;
-use crate::containers::logs::Rotation;
-use crate::containers::{Entry, Output};
+use crate::containers::fanout::Subscription;
+use crate::containers::log_reader::LogReader;
+use crate::containers::logs::{LogLine, Rotation};
+use crate::containers::Entry;
 use crate::daemon::Daemon;
 
 pub(super) fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Option<&str>) -> Bytes {
@@ -34,13 +35,6 @@ pub(super) fn frame(tty: bool, kind: StreamKind, payload: &[u8], timestamp: Opti
     }
 }
 
-fn wanted(query: &Query, kind: StreamKind) -> bool {
-    match kind {
-        StreamKind::Stderr => query.flag("stderr"),
-        _ => query.flag("stdout"),
-    }
-}
-
 /// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`.
 pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incoming>) -> ApiResult {
     let entry = find(&daemon, name)?;
@@ -54,12 +48,14 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
     // StdinOnce: the container's stdin closes when this client's input ends (with a terminal
     // the client sends ^D instead, as with docker).
     let close_stdin_at_end = record.config.stdin_once && !tty;
-    // Subscribe before answering so nothing the container prints after start is missed.
-    let mut output = entry.output();
     let running_or_created = matches!(
         record.state.status.as_str(),
         "created" | "running" | "restarting"
     );
+    // Subscribe before answering so nothing the container prints after start is missed
+    // (and only to stream it: a subscriber that does not read holds the container back).
+    let output = (running_or_created && query.flag("stream"))
+        .then(|| entry.output(query.flag("stdout"), query.flag("stderr")));
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         let upgraded = match upgrade.await {
@@ -77,8 +73,8 @@ pub async fn attach(daemon: Arc<Daemon>, name: &str, mut request: Request<Incomi
                 close_stdin_at_end,
             ))
         });
-        if running_or_created && query.flag("stream") {
-            send_output(&mut io, &mut output, tty, |kind| wanted(&query, kind)).await;
+        if let Some(mut output) = output {
+            send_output(&mut io, &mut output, tty).await;
         }
         if let Some(stdin) = stdin {
             stdin.abort();
@@ -106,24 +102,26 @@ pub(super) fn hijacked(tty: bool) -> ApiResponse {
     response
 }
 
-/// Writes output to a hijacked stream until the process ends or the client goes away.
+/// Writes output to a hijacked stream until the process ends or the client goes away (which
+/// drops the subscription, so the process goes on without it).
 pub(super) async fn send_output<W: AsyncWrite + Unpin>(
     io: &mut W,
-    output: &mut broadcast::Receiver<Output>,
+    output: &mut Subscription,
     tty: bool,
-    wanted: impl Fn(StreamKind) -> bool,
 ) {
-    loop {
-        match output.recv().await {
-            Ok(Output::Line(kind, bytes, _)) => {
-                if wanted(kind) && io.write_all(&frame(tty, kind, &bytes, None)).await.is_err() {
-                    return;
-                }
+    let mut chunks = Vec::new();
+    let mut frames = Vec::new();
+    while output.next_chunks(&mut chunks).await {
+        frames.clear();
+        for chunk in chunks.drain(..) {
+            if tty {
+                frames.extend_from_slice(&chunk.bytes);
+            } else {
+                frames.extend_from_slice(&encode_frame(chunk.kind, &chunk.bytes));
             }
-            Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "attached client too slow: output dropped");
-            }
+        }
+        if io.write_all(&frames).await.is_err() {
+            return;
         }
     }
 }
@@ -180,7 +178,48 @@ fn log_time(query: &Query, key: &str) -> Result<Option<std::time::SystemTime>, A
     ))
 }
 
+/// Lines read from the log file per blocking read.
+const LOG_BATCH: usize = 4096;
+
+/// How log lines are sent.
+#[derive(Clone, Copy)]
+struct LogFormat {
+    tty: bool,
+    timestamps: bool,
+    stdout: bool,
+    stderr: bool,
+}
+
+/// Sends the wanted `lines` as one chunk of the response; `false` once the client is gone.
+async fn send_lines(
+    body: &tokio::sync::mpsc::Sender<Bytes>,
+    lines: impl IntoIterator<Item = LogLine>,
+    format: LogFormat,
+) -> bool {
+    let mut data = Vec::new();
+    for line in lines {
+        let kind = if line.stream == "stderr" {
+            StreamKind::Stderr
+        } else {
+            StreamKind::Stdout
+        };
+        let wanted = match kind {
+            StreamKind::Stderr => format.stderr,
+            _ => format.stdout,
+        };
+        if wanted {
+            let stamp = format.timestamps.then_some(line.time.as_str());
+            data.extend_from_slice(&frame(format.tty, kind, line.log.as_bytes(), stamp));
+        }
+    }
+    data.is_empty() || body.send(Bytes::from(data)).await.is_ok()
+}
+
 /// `GET /containers/{id}/logs?stdout=1&stderr=1&follow=..&tail=..&since=..&until=..&timestamps=..`.
+///
+/// Reads the json-file log from its oldest line; with `follow`, goes on reading it as the
+/// container writes (however slowly the client reads, without holding the container back),
+/// until the container exits and everything it wrote has been sent, or `until`.
 pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
     let entry = find(&daemon, name)?;
     if !query.flag("stdout") && !query.flag("stderr") {
@@ -189,13 +228,14 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
         ));
     }
     let record = entry.record();
-    let tty = record.config.tty;
-    let timestamps = query.flag("timestamps");
+    let format = LogFormat {
+        tty: record.config.tty,
+        timestamps: query.flag("timestamps"),
+        stdout: query.flag("stdout"),
+        stderr: query.flag("stderr"),
+    };
     let since = log_time(&query, "since")?;
     let until = log_time(&query, "until")?;
-    let now = std::time::SystemTime::now();
-    let follow =
-        query.flag("follow") && record.state.running() && until.is_none_or(|until| until > now);
     let tail = match query.get("tail").filter(|t| !t.is_empty() && *t != "all") {
         Some(text) => Some(
             text.parse::<usize>()
@@ -203,82 +243,98 @@ pub async fn logs(daemon: Arc<Daemon>, name: &str, query: Query) -> ApiResult {
         ),
         None => None,
     };
-    // Live output first, so lines written while the files are read are not lost.
-    let mut live = follow.then(|| entry.output());
+    // Watched before the file is read, so neither a line written nor the exit is missed.
+    let mut phase = entry.watch();
+    let mut written = entry.log_written();
+    let before = phase.borrow_and_update().clone();
+    let now = std::time::SystemTime::now();
+    let follow = query.flag("follow") && before.running && until.is_none_or(|until| until > now);
     let max_file = Rotation::of(&record.host_config.log_config, &daemon.config()).max_file;
-    let path = record.log_path.clone();
-    let mut lines = tokio::task::spawn_blocking(move || read_all(&path, max_file))
-        .await
-        .map_err(|err| ApiError::internal(err.to_string()))?;
-    let in_window = move |time: &str| {
-        let time = berth_api::time::parse_rfc3339(time);
+    let mut reader = LogReader::new(&record.log_path, max_file);
+    let in_window = move |line: &LogLine| {
+        let time = berth_api::time::parse_rfc3339(&line.time);
         since.is_none_or(|since| time.is_some_and(|time| time >= since))
             && until.is_none_or(|until| time.is_some_and(|time| time <= until))
     };
-    lines.retain(|line| in_window(&line.time));
-    if let Some(tail) = tail {
-        let skip = lines.len().saturating_sub(tail);
-        lines.drain(..skip);
-    }
-    let content_type = if tty {
+    // Following ends at `until`, as dockerd's does.
+    let deadline = until.map(|until| {
+        let left = until
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
+    let content_type = if format.tty {
         RAW_CONTENT_TYPE
     } else {
         MULTIPLEXED_CONTENT_TYPE
     };
     let (response, body) = streaming(StatusCode::OK, content_type);
     tokio::spawn(async move {
-        for line in &lines {
-            let kind = if line.stream == "stderr" {
-                StreamKind::Stderr
-            } else {
-                StreamKind::Stdout
+        if let Some(tail) = tail {
+            // Only the last `tail` stored lines; following goes on after them.
+            let read = tokio::task::spawn_blocking(move || {
+                let mut last = std::collections::VecDeque::new();
+                loop {
+                    let lines = reader.read(LOG_BATCH);
+                    let count = lines.len();
+                    for line in lines.into_iter().filter(in_window) {
+                        last.push_back(line);
+                        if last.len() > tail {
+                            last.pop_front();
+                        }
+                    }
+                    if count < LOG_BATCH {
+                        return (reader, last);
+                    }
+                }
+            })
+            .await;
+            let Ok((back, last)) = read else {
+                return;
             };
-            if !wanted(&query, kind) {
-                continue;
-            }
-            let stamp = timestamps.then_some(line.time.as_str());
-            if body
-                .send(frame(tty, kind, line.log.as_bytes(), stamp))
-                .await
-                .is_err()
-            {
+            reader = back;
+            if !send_lines(&body, last, format).await {
                 return;
             }
         }
-        let last_time = lines
-            .last()
-            .map(|line| line.time.clone())
-            .unwrap_or_default();
-        // Following ends at `until`, as dockerd's does.
-        let deadline = until.map(|until| {
-            let left = until
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            tokio::time::Instant::now() + left
-        });
-        if let Some(live) = live.as_mut() {
+        let mut exited = false;
+        loop {
+            // Everything written so far.
             loop {
-                let received = match deadline {
-                    Some(deadline) => match tokio::time::timeout_at(deadline, live.recv()).await {
-                        Ok(received) => received,
-                        Err(_) => return,
-                    },
-                    None => live.recv().await,
+                let read = tokio::task::spawn_blocking(move || {
+                    let lines = reader.read(LOG_BATCH);
+                    (reader, lines)
+                })
+                .await;
+                let Ok((back, lines)) = read else {
+                    return;
                 };
-                match received {
-                    Ok(Output::Line(kind, bytes, time)) => {
-                        // Lines already sent from the file have a time at or before the last.
-                        if time <= last_time || !wanted(&query, kind) || !in_window(&time) {
-                            continue;
-                        }
-                        let stamp = timestamps.then_some(time.as_str());
-                        if body.send(frame(tty, kind, &bytes, stamp)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                reader = back;
+                let count = lines.len();
+                if !send_lines(&body, lines.into_iter().filter(in_window), format).await {
+                    return;
                 }
+                if count < LOG_BATCH {
+                    break;
+                }
+            }
+            if !follow || exited {
+                return;
+            }
+            let past_deadline = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = written.changed() => exited = changed.is_err(),
+                // Its pumps have written every line by the time the exit is recorded: one
+                // more read drains the log.
+                _ = phase.wait_for(|now| {
+                    !now.running || now.exits != before.exits || now.removed
+                }) => exited = true,
+                _ = past_deadline => return,
             }
         }
     });

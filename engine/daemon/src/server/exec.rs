@@ -57,7 +57,9 @@ pub async fn start(daemon: Arc<Daemon>, id: &str, mut request: Request<Incoming>
     let upgrade = hyper::upgrade::on(&mut request);
     let options: ExecStartConfig = read_json(request).await?;
     exec.claim_start().map_err(exec_error)?;
-    let mut output = exec.output();
+    // A detached exec has no reader: a subscription would hold it back.
+    let output = (!options.detach)
+        .then(|| exec.output(exec.config.attach_stdout, exec.config.attach_stderr));
     let started = {
         let (daemon, exec) = (Arc::clone(&daemon), Arc::clone(&exec));
         tokio::task::spawn_blocking(move || exec::start(&daemon.containers, &exec))
@@ -105,12 +107,9 @@ pub async fn start(daemon: Arc<Daemon>, id: &str, mut request: Request<Incoming>
                 }
             })
         });
-        let config = &exec.config;
-        send_output(&mut io, &mut output, tty, |kind| match kind {
-            StreamKind::Stderr => config.attach_stderr,
-            _ => config.attach_stdout,
-        })
-        .await;
+        if let Some(mut output) = output {
+            send_output(&mut io, &mut output, tty).await;
+        }
         if let Some(stdin) = stdin {
             stdin.abort();
         }
