@@ -141,10 +141,12 @@ fn run_with_a_slow_reader_loses_no_output() {
         client.args(["run", "--name", &container, "hello-world", "busybox", "seq"]);
         client.args(["1", &LINES.to_string()]);
         assert_eq!(read_slowly(client), lines, "{name} run: seq 1 {LINES}");
-        // The json-file log got every line too.
-        let mut logs = daemon.docker();
-        logs.args(["logs", &container]);
-        assert_eq!(read_slowly(logs), lines, "docker logs of {name} run's seq");
+        if name == "docker" {
+            // The json-file log got every line too.
+            let mut logs = daemon.docker();
+            logs.args(["logs", &container]);
+            assert_eq!(read_slowly(logs), lines, "docker logs of {name} run's seq");
+        }
 
         let mut client = if name == "docker" {
             daemon.docker()
