@@ -8,14 +8,15 @@ use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::fanout::{Fanout, Subscription};
-use super::logs;
-use super::security::{self, HostFacts};
-use super::{spec, stdio, Containers, Entry, ResizeError};
 use anyhow::{anyhow, Context};
 use berth_api::container::HostConfig;
 use berth_api::exec::{ExecConfig, ExecInspect, ExecProcessConfig};
 use berth_runtime::oci_spec::runtime::{BoxBuilder, UserBuilder};
+
+use super::fanout::{Fanout, Subscription};
+use super::logs;
+use super::security::{self, HostFacts};
+use super::{spec, stdio, Containers, Entry, ResizeError};
 
 /// Why an exec cannot be created or started.
 #[derive(Debug, thiserror::Error)]
