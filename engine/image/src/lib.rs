@@ -63,7 +63,7 @@ pub use progress::{LayerStatus, ProgressEvent, ProgressSender};
 pub use pull::{pull, pull_with_report, PullOptions, PullReport};
 pub use push::push;
 pub use reference::{Reference, DOCKER_HUB};
-pub use registry::{Credentials, Platform, RegistryConfig};
+pub use registry::{Credentials, Platform, RegistryConfig, Timeouts};
 pub use snapshot::{apply_diff, Rootfs, StorageDriver};
 pub use store::{
     BlobDescriptor, DiskUsage, ImageId, ImageLayer, ImageRecord, ImageSummary, ImageUsage, Removal,

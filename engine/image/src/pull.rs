@@ -19,10 +19,14 @@ use crate::error::{Error, IoContext, Result};
 use crate::extract::extract_layer;
 use crate::progress::{emit, layer, LayerStatus, ProgressEvent, ProgressSender};
 use crate::reference::Reference;
-use crate::registry::client::{describe, Credentials, Session};
+use crate::registry::client::{describe, read_capped, Credentials, ReadError, Session};
 use crate::registry::config::{Endpoint, RegistryConfig};
 use crate::registry::manifest::{self, Descriptor, Kind, Platform};
 use crate::store::{BlobDescriptor, ImageId, ImageLayer, ImageRecord, LayerMeta, Store};
+
+/// Image configs larger than this are refused, as manifests are (dockerd's order of
+/// magnitude).
+const CONFIG_MAX: u64 = 4 << 20;
 
 /// Per-pull options.
 #[derive(Debug, Clone, Default)]
@@ -130,18 +134,52 @@ pub(crate) fn config_diff_ids(config: &[u8], what: &str) -> Result<Vec<Digest>> 
     Ok(parsed.rootfs.diff_ids)
 }
 
+/// Refuses a descriptor that does not declare a positive size at most `limit`: without a
+/// size nothing bounds the download.
+fn check_declared_size(session: &Session, descriptor: &Descriptor, limit: u64) -> Result<()> {
+    if descriptor.size == 0 {
+        return Err(session.error(format!(
+            "blob {} has no positive size in its descriptor",
+            descriptor.digest
+        )));
+    }
+    if descriptor.size > limit {
+        return Err(session.error(format!(
+            "blob {} is {} bytes, larger than {limit} bytes",
+            descriptor.digest, descriptor.size
+        )));
+    }
+    Ok(())
+}
+
+/// Fetches a small blob (an image config) whole: never more than its declared size.
 async fn fetch_small_blob(session: &Session, descriptor: &Descriptor) -> Result<Vec<u8>> {
+    check_declared_size(session, descriptor, CONFIG_MAX)?;
     let url = session.url(&format!("blobs/{}", descriptor.digest))?;
     let response = session.get(url.clone(), "*/*", None).await?;
-    let bytes = response
-        .bytes()
+    let what = format!("blob {}", descriptor.digest);
+    let bytes = read_capped(response, descriptor.size, session.timeouts.document)
         .await
-        .map_err(|e| session.error(format!("GET {url}: {}", describe(&e))))?;
-    descriptor.digest.verify(
-        &format!("blob {} from {}", descriptor.digest, session.base),
-        &bytes,
-    )?;
-    Ok(bytes.to_vec())
+        .map_err(|e| match e {
+            ReadError::TooLarge => session.error(format!(
+                "{what} is larger than its descriptor says ({} bytes)",
+                descriptor.size
+            )),
+            e => {
+                session.error(e.describe(&format!("GET {url}"), descriptor.size, &session.timeouts))
+            }
+        })?;
+    if (bytes.len() as u64) < descriptor.size {
+        return Err(session.error(format!(
+            "{what} ended after {} of {} bytes",
+            bytes.len(),
+            descriptor.size
+        )));
+    }
+    descriptor
+        .digest
+        .verify(&format!("{what} from {}", session.base), &bytes)?;
+    Ok(bytes)
 }
 
 async fn pull_from(
@@ -197,6 +235,10 @@ async fn pull_from(
     );
 
     let config_desc = &image_manifest.config;
+    check_declared_size(&session, config_desc, CONFIG_MAX)?;
+    for descriptor in &image_manifest.layers {
+        check_declared_size(&session, descriptor, u64::MAX)?;
+    }
     let config_bytes = if store.has_blob(&config_desc.digest) {
         store.read_blob(&config_desc.digest)?
     } else {
@@ -336,32 +378,92 @@ async fn fetch_layers(
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        let (downloaded, extracted, elapsed) =
-            joined.map_err(|e| Error::Conflict(e.to_string()))??;
-        report.downloaded_bytes += downloaded;
-        report.extracted_bytes += extracted;
-        report.extract_time += elapsed;
+        let finished = joined
+            .map_err(|e| Error::Conflict(e.to_string()))
+            .and_then(|r| r);
+        match finished {
+            Ok((downloaded, extracted, elapsed)) => {
+                report.downloaded_bytes += downloaded;
+                report.extracted_bytes += extracted;
+                report.extract_time += elapsed;
+            }
+            Err(e) => {
+                // Stop the other downloads now (their partial blobs go with them) rather
+                // than when the set is dropped.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                return Err(e);
+            }
+        }
     }
     Ok(())
 }
 
+/// A blob being downloaded into `<root>/tmp`; the file is removed unless it was committed,
+/// whether the download failed or the pull was dropped (its client went away).
 struct Partial {
     file: tokio::fs::File,
+    path: std::path::PathBuf,
+    committed: bool,
     hasher: Sha256,
     written: u64,
 }
 
-/// One GET of the blob, appending to `partial` (with Range when resuming).
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Why one GET of a blob failed, and whether another attempt may help.
+struct FetchFailure {
+    error: Error,
+    retry: bool,
+}
+
+impl From<Error> for FetchFailure {
+    fn from(error: Error) -> Self {
+        FetchFailure { error, retry: true }
+    }
+}
+
+/// A registry that sends more or other than the descriptor says: retrying will not help.
+fn lying(session: &Session, reason: String) -> FetchFailure {
+    FetchFailure {
+        error: session.error(reason),
+        retry: false,
+    }
+}
+
+/// One GET of the blob, appending to `partial` (with Range when resuming); never reads
+/// past the descriptor's size.
 async fn fetch_into(
     session: &Session,
     descriptor: &Descriptor,
     partial: &mut Partial,
     progress: &ProgressSender,
-) -> Result<()> {
+) -> std::result::Result<(), FetchFailure> {
     let url = session.url(&format!("blobs/{}", descriptor.digest))?;
     let resume_from = (partial.written > 0).then_some(partial.written);
     let response = session.get(url.clone(), "*/*", resume_from).await?;
-    if resume_from.is_some() && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+    let larger = || {
+        format!(
+            "blob {} is larger than its descriptor says ({} bytes)",
+            descriptor.digest, descriptor.size
+        )
+    };
+    let resumed =
+        resume_from.is_some() && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+    let starts_at = if resumed { partial.written } else { 0 };
+    if response
+        .content_length()
+        .is_some_and(|n| starts_at.saturating_add(n) > descriptor.size)
+    {
+        return Err(lying(session, larger()));
+    }
+    if resume_from.is_some() && !resumed {
         // The registry ignored Range: start over.
         partial
             .file
@@ -381,11 +483,8 @@ async fn fetch_into(
     let mut last_report = partial.written;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| session.error(format!("GET {url}: {}", describe(&e))))?;
-        if descriptor.size > 0 && partial.written + chunk.len() as u64 > descriptor.size {
-            return Err(session.error(format!(
-                "blob {} is larger than its descriptor says",
-                descriptor.digest
-            )));
+        if partial.written + chunk.len() as u64 > descriptor.size {
+            return Err(lying(session, larger()));
         }
         partial
             .file
@@ -407,10 +506,12 @@ async fn fetch_into(
         }
     }
     if partial.written < descriptor.size {
-        return Err(session.error(format!(
-            "blob {} ended after {} of {} bytes",
-            descriptor.digest, partial.written, descriptor.size
-        )));
+        return Err(session
+            .error(format!(
+                "blob {} ended after {} of {} bytes",
+                descriptor.digest, partial.written, descriptor.size
+            ))
+            .into());
     }
     Ok(())
 }
@@ -432,6 +533,8 @@ async fn download_blob(
     let file = tokio::fs::File::create(&tmp).await.at("create", &tmp)?;
     let mut partial = Partial {
         file,
+        path: tmp.clone(),
+        committed: false,
         hasher: Sha256::new(),
         written: 0,
     };
@@ -447,7 +550,7 @@ async fn download_blob(
     let result = loop {
         match fetch_into(session, descriptor, &mut partial, progress).await {
             Ok(()) => break Ok(()),
-            Err(e) if attempt < attempts => {
+            Err(FetchFailure { error: e, retry }) if retry && attempt < attempts => {
                 let delay = Duration::from_millis(500 * u64::from(attempt));
                 tracing::warn!(blob = %descriptor.digest, attempt, error = %e, "blob download failed, retrying");
                 layer(
@@ -461,7 +564,7 @@ async fn download_blob(
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
-            Err(e) => break Err(e),
+            Err(FetchFailure { error: e, .. }) => break Err(e),
         }
     };
     let verified = result.and_then(|()| {
@@ -472,20 +575,10 @@ async fn download_blob(
             &actual,
         )
     });
-    let committed = match verified {
-        Ok(()) => {
-            async {
-                partial.file.sync_all().await.at("fsync", &tmp)?;
-                store.commit_blob_file(&tmp, &descriptor.digest)
-            }
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = committed {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
-    }
+    verified?;
+    partial.file.sync_all().await.at("fsync", &tmp)?;
+    store.commit_blob_file(&tmp, &descriptor.digest)?;
+    partial.committed = true;
     layer(progress, short, LayerStatus::DownloadComplete);
     Ok(partial.written)
 }

@@ -15,7 +15,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::progress::{emit, layer, LayerStatus, ProgressEvent, ProgressSender};
 use crate::reference::Reference;
-use crate::registry::client::{Credentials, Session};
+use crate::registry::client::{error_text, Credentials, Session};
 use crate::registry::config::RegistryConfig;
 use crate::registry::manifest::{OCI_LAYER_TAR, OCI_MANIFEST};
 use crate::store::{BlobDescriptor, ImageRecord, Store};
@@ -142,8 +142,8 @@ pub async fn push(
         .await?;
     if response.status() != StatusCode::CREATED {
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        return Err(session.error(format!("PUT {url}: HTTP {status} {}", body.trim())));
+        let body = error_text(response, &session.timeouts).await;
+        return Err(session.error(format!("PUT {url}: HTTP {status} {body}")));
     }
     if let Some(echoed) = response
         .headers()
@@ -282,8 +282,8 @@ async fn push_blob(
         .await?;
     if put.status() != StatusCode::CREATED {
         let status = put.status();
-        let body = put.text().await.unwrap_or_default();
-        return Err(session.error(format!("PUT blob {digest}: HTTP {status} {}", body.trim())));
+        let body = error_text(put, &session.timeouts).await;
+        return Err(session.error(format!("PUT blob {digest}: HTTP {status} {body}")));
     }
     if report {
         layer(

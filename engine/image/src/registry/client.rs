@@ -1,17 +1,22 @@
 //! An authenticated session with one registry endpoint for one repository: the `/v2/` ping,
 //! anonymous / Basic / Bearer-token auth from the WWW-Authenticate challenge, and requests
-//! that follow redirects by hand so Authorization never goes to another host.
+//! that follow redirects by hand so Authorization never goes to another host. Every
+//! connection and read has a time limit, and small documents are read whole only up to a cap
+//! and within a deadline.
 
-use std::time::Duration;
-
+use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode, Url};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::registry::config::Endpoint;
+use crate::registry::config::{Endpoint, Timeouts};
 
 const MAX_REDIRECTS: usize = 10;
+/// Token responses larger than this are refused.
+const TOKEN_MAX: u64 = 1 << 20;
+/// The most of an error response's body kept for the error message.
+const ERROR_BODY_MAX: u64 = 4096;
 
 /// A username and password (or token) for a registry, e.g. from X-Registry-Auth.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,6 +38,7 @@ pub(crate) struct Session {
     pub(crate) base: Url,
     pub(crate) repo: String,
     authorization: Option<HeaderValue>,
+    pub(crate) timeouts: Timeouts,
 }
 
 /// Makes ring the process's rustls crypto provider, once; reqwest's TLS setup and the platform
@@ -43,19 +49,90 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub(crate) fn http_client(insecure: bool) -> Result<reqwest::Client> {
+pub(crate) fn http_client(insecure: bool, timeouts: &Timeouts) -> Result<reqwest::Client> {
     install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .danger_accept_invalid_certs(insecure)
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60))
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.idle)
         .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Registry {
             endpoint: "client".into(),
             reason: e.to_string(),
         })
+}
+
+/// Why reading a small document stopped short.
+pub(crate) enum ReadError {
+    /// The body went past the cap.
+    TooLarge,
+    /// The whole body did not arrive within the document deadline.
+    TimedOut,
+    /// The connection failed.
+    Http(reqwest::Error),
+}
+
+impl ReadError {
+    /// One line for an error message about `what` (capped at `limit` bytes).
+    pub(crate) fn describe(&self, what: &str, limit: u64, timeouts: &Timeouts) -> String {
+        match self {
+            ReadError::TooLarge => format!("{what} is larger than {limit} bytes"),
+            ReadError::TimedOut => format!(
+                "{what} did not arrive within {} s",
+                timeouts.document.as_secs_f64()
+            ),
+            ReadError::Http(e) => format!("{what}: {}", describe(e)),
+        }
+    }
+}
+
+/// Reads a whole response body of at most `limit` bytes within `deadline`, never holding
+/// more than `limit` bytes however long the body (or its Content-Length) says it is.
+pub(crate) async fn read_capped(
+    response: Response,
+    limit: u64,
+    deadline: std::time::Duration,
+) -> std::result::Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge);
+    }
+    let read = async {
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(ReadError::Http)?;
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(ReadError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| ReadError::TimedOut)?
+}
+
+/// Up to [`ERROR_BODY_MAX`] bytes of an error response, for the message; the rest is dropped.
+pub(crate) async fn error_text(response: Response, timeouts: &Timeouts) -> String {
+    let read = async {
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(Ok(chunk)) = stream.next().await {
+            let room = ERROR_BODY_MAX as usize - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() as u64 >= ERROR_BODY_MAX {
+                break;
+            }
+        }
+        body
+    };
+    let body = tokio::time::timeout(timeouts.document, read)
+        .await
+        .unwrap_or_default();
+    String::from_utf8_lossy(&body).trim().to_string()
 }
 
 /// Describes a reqwest error with its underlying cause (connection refused, TLS, ...).
@@ -140,7 +217,7 @@ impl Session {
         credentials: Option<&crate::Credentials>,
     ) -> Result<Session> {
         endpoint.check_scheme()?;
-        let http = http_client(endpoint.insecure)?;
+        let http = http_client(endpoint.insecure, &endpoint.timeouts)?;
         let err = |reason: String| Error::Registry {
             endpoint: endpoint.base.to_string(),
             reason,
@@ -156,6 +233,7 @@ impl Session {
             base: endpoint.base.clone(),
             repo: repo.to_string(),
             authorization: None,
+            timeouts: endpoint.timeouts,
         };
         match ping.status() {
             s if s.is_success() => return Ok(session),
@@ -207,10 +285,17 @@ impl Session {
                 token: Option<String>,
                 access_token: Option<String>,
             }
-            let body: TokenResponse = response
-                .json()
+            let body = read_capped(response, TOKEN_MAX, endpoint.timeouts.document)
                 .await
-                .map_err(|e| auth_err(format!("token endpoint {realm}: {}", describe(&e))))?;
+                .map_err(|e| {
+                    auth_err(e.describe(
+                        &format!("token endpoint {realm}"),
+                        TOKEN_MAX,
+                        &endpoint.timeouts,
+                    ))
+                })?;
+            let body: TokenResponse = serde_json::from_slice(&body)
+                .map_err(|e| auth_err(format!("token endpoint {realm}: {e}")))?;
             let token = body
                 .token
                 .or(body.access_token)
@@ -329,8 +414,8 @@ impl Session {
         let response = self.send(Method::GET, url.clone(), headers, None).await?;
         if !response.status().is_success() {
             let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            return Err(self.error(format!("GET {url}: HTTP {status} {}", text.trim())));
+            let text = error_text(response, &self.timeouts).await;
+            return Err(self.error(format!("GET {url}: HTTP {status} {text}")));
         }
         Ok(response)
     }

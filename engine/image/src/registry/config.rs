@@ -3,6 +3,7 @@
 //! and the list of endpoints a reference is pulled from.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -27,6 +28,30 @@ pub struct RegistryConfig {
     pub max_download_attempts: u32,
     /// Where docker.io names go after the mirrors. Tests point it at a local registry.
     pub official_endpoint: Url,
+    /// Network time limits of every registry request.
+    pub timeouts: Timeouts,
+}
+
+/// Time limits on registry traffic, so a registry that stalls or trickles cannot hold a pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a connection (TCP and TLS): dockerd's dial timeout, 30 s.
+    pub connect: Duration,
+    /// Longest silence while reading any response, blobs included: 60 s.
+    pub idle: Duration,
+    /// A whole small document (manifest, config, token, error body), however it trickles:
+    /// 120 s.
+    pub document: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+            document: Duration::from_secs(120),
+        }
+    }
 }
 
 impl Default for RegistryConfig {
@@ -38,6 +63,7 @@ impl Default for RegistryConfig {
             max_concurrent_uploads: 5,
             max_download_attempts: 5,
             official_endpoint: Url::parse(OFFICIAL_ENDPOINT).expect("constant URL parses"),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -141,6 +167,12 @@ impl RegistryConfig {
         Ok(self)
     }
 
+    /// Sets the network time limits (tests shorten them; production keeps the defaults).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// True if `host[:port]` may use http or unverified TLS: listed, in a listed CIDR, or
     /// loopback.
     pub fn is_insecure(&self, host_port: &str) -> bool {
@@ -173,12 +205,14 @@ impl RegistryConfig {
                     base: m.clone(),
                     insecure: self.is_insecure(&url_host_port(m)),
                     mirror: true,
+                    timeouts: self.timeouts,
                 })
                 .collect();
             out.push(Endpoint {
                 base: self.official_endpoint.clone(),
                 insecure: self.is_insecure(&url_host_port(&self.official_endpoint)),
                 mirror: false,
+                timeouts: self.timeouts,
             });
             return out;
         }
@@ -190,6 +224,7 @@ impl RegistryConfig {
                 base,
                 insecure,
                 mirror: false,
+                timeouts: self.timeouts,
             });
         }
         if insecure {
@@ -198,6 +233,7 @@ impl RegistryConfig {
                     base,
                     insecure,
                     mirror: false,
+                    timeouts: self.timeouts,
                 });
             }
         }
@@ -213,6 +249,7 @@ pub(crate) struct Endpoint {
     /// http allowed / TLS not verified.
     pub insecure: bool,
     pub mirror: bool,
+    pub timeouts: Timeouts,
 }
 
 impl Endpoint {

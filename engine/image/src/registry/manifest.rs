@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::registry::client::Session;
+use crate::registry::client::{read_capped, Session};
 use crate::store::BlobDescriptor;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -17,7 +17,7 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1";
 /// Manifests larger than this are refused (Docker's limit is 4 MiB too).
-const MANIFEST_MAX: u64 = 4 << 20;
+pub(crate) const MANIFEST_MAX: u64 = 4 << 20;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
@@ -165,26 +165,15 @@ pub(crate) async fn fetch(session: &Session, selector: &str) -> Result<Fetched> 
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if response.content_length().is_some_and(|n| n > MANIFEST_MAX) {
-        return Err(session.error(format!(
-            "manifest {selector} is larger than {MANIFEST_MAX} bytes"
-        )));
-    }
-    let bytes = response
-        .bytes()
+    let bytes = read_capped(response, MANIFEST_MAX, session.timeouts.document)
         .await
         .map_err(|e| {
-            session.error(format!(
-                "GET {url}: {}",
-                crate::registry::client::describe(&e)
+            session.error(e.describe(
+                &format!("manifest {selector}"),
+                MANIFEST_MAX,
+                &session.timeouts,
             ))
-        })?
-        .to_vec();
-    if bytes.len() as u64 > MANIFEST_MAX {
-        return Err(session.error(format!(
-            "manifest {selector} is larger than {MANIFEST_MAX} bytes"
-        )));
-    }
+        })?;
     let digest = Digest::of(&bytes);
     let what = format!("manifest {}:{selector}", session.repo);
     if let Ok(expected) = Digest::parse(selector) {

@@ -6,5 +6,5 @@ pub(crate) mod config;
 pub mod manifest;
 
 pub use client::{install_crypto_provider, Credentials};
-pub use config::{validate_mirror, RegistryConfig, OFFICIAL_ENDPOINT};
+pub use config::{validate_mirror, RegistryConfig, Timeouts, OFFICIAL_ENDPOINT};
 pub use manifest::Platform;

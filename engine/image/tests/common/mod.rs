@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod hostile;
 
 use std::io::Write;
 use std::net::TcpListener;
