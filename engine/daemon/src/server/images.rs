@@ -68,7 +68,10 @@ async fn send_line(body: &mpsc::Sender<Bytes>, message: &ProgressMessage) {
     }
 }
 
-/// `POST /images/create?fromImage=..&tag=..`: pulls, streaming progress.
+/// `POST /images/create?fromImage=..&tag=..`: pulls, streaming progress. Each request runs
+/// its own pull, so when its client disconnects nobody else waits on it: the pull is
+/// dropped, which stops its downloads and removes their partial blobs, as dockerd cancels a
+/// pull whose clients are all gone.
 pub async fn pull(daemon: Arc<Daemon>, query: Query) -> ApiResult {
     let reference = pull_reference(&query)?;
     let (response, body) = streaming(StatusCode::OK, "application/json");
@@ -76,19 +79,27 @@ pub async fn pull(daemon: Arc<Daemon>, query: Query) -> ApiResult {
         let (progress, events) = mpsc::unbounded_channel();
         let forward = tokio::spawn(forward_progress(events, body.clone()));
         let registry = daemon.images.registry();
-        let result = berth_image::pull(
+        let options = berth_image::PullOptions::default();
+        let pulling = berth_image::pull(
             &daemon.images.store,
             &registry,
             &reference,
-            &berth_image::PullOptions::default(),
+            &options,
             &progress,
-        )
-        .await;
+        );
+        let result = tokio::select! {
+            result = pulling => Some(result),
+            () = body.closed() => None,
+        };
         drop(progress);
         let _ = forward.await;
-        if let Err(err) = result {
-            tracing::warn!(reference = %reference, error = %err, "pull failed");
-            send_line(&body, &ProgressMessage::failure(err.to_string())).await;
+        match result {
+            None => tracing::info!(reference = %reference, "pull cancelled: its client went away"),
+            Some(Err(err)) => {
+                tracing::warn!(reference = %reference, error = %err, "pull failed");
+                send_line(&body, &ProgressMessage::failure(err.to_string())).await;
+            }
+            Some(Ok(_)) => {}
         }
     });
     Ok(response)

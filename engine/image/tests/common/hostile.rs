@@ -174,6 +174,9 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
         if head.len() > 64 * 1024 || stream.read(&mut byte).ok()? == 0 {
             return None;
         }
+        if head.is_empty() && byte[0] == 0x16 {
+            return None; // a TLS handshake: plain HTTP only, so the client falls back fast
+        }
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head);
