@@ -6,7 +6,8 @@
 //! followed, hardlink targets must be plain paths inside the layer, and files are created with
 //! `O_EXCL` so a final-component symlink is never followed either. Whiteouts become overlay
 //! whiteouts: `.wh.x` a 0/0 character device, `.wh..wh..opq` the `trusted.overlay.opaque`
-//! xattr, whatever the order of entries in the tar.
+//! xattr, whatever the order of entries in the tar. Sparse files (GNU and PAX 0.0, 0.1 and
+//! 1.0) are expanded with their holes kept.
 
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
@@ -23,6 +24,7 @@ use nix::unistd::{fchownat, Gid, Uid};
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
+use crate::sparse;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
@@ -212,10 +214,18 @@ impl Extractor {
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
-        let raw_path = entry
+        let header_path = entry
             .path()
             .map_err(|e| bad_tar(&self.root, e))?
             .into_owned();
+        let records = pax_records(&mut entry, &header_path)?;
+        let sparse =
+            sparse::from_pax(&records).map_err(|reason| unsafe_entry(&header_path, reason))?;
+        // PAX sparse 0.1 and 1.0 store the file as `GNUSparseFile.N/name`.
+        let raw_path = match sparse.as_ref().and_then(|s| s.name.clone()) {
+            Some(name) => name,
+            None => header_path,
+        };
         let components = clean_components(&raw_path)?;
         let Some((name, parents)) = components.split_last() else {
             return Ok(()); // the layer root itself ("./")
@@ -259,7 +269,14 @@ impl Extractor {
             ),
         };
         let mtime = header.mtime().map_err(|e| bad_tar(&self.root, e))? as i64;
-        let xattrs = pax_xattrs(&mut entry, &raw_path)?;
+        let xattrs = pax_xattrs(&records, &raw_path)?;
+        if sparse.is_some() && !matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous)
+        {
+            return Err(unsafe_entry(
+                &raw_path,
+                "GNU sparse records on a non-regular file",
+            ));
+        }
 
         match kind {
             tar::EntryType::Directory => {
@@ -291,8 +308,28 @@ impl Extractor {
                     other => other,
                 }
                 .at("create", &path)?;
-                let written = io::copy(&mut entry, &mut file).at("write", &path)?;
-                self.content_bytes += written;
+                match &sparse {
+                    Some(sparse) => {
+                        let data_len = entry.size();
+                        sparse::write(sparse, &mut entry, data_len, &mut file)
+                            .map_err(|reason| unsafe_entry(&raw_path, reason))?;
+                        self.content_bytes += sparse.real_size;
+                    }
+                    None => {
+                        let written = io::copy(&mut entry, &mut file).at("write", &path)?;
+                        self.content_bytes += written;
+                    }
+                }
+            }
+            tar::EntryType::GNUSparse => {
+                // The tar crate reads the GNU sparse map; unpack seeks over the holes and
+                // creates the file with O_EXCL, so a symlink there is never followed.
+                remove_existing(&path, &mut self.verified_dirs)?;
+                let size = entry.size();
+                entry
+                    .unpack(&path)
+                    .map_err(|e| unsafe_entry(&raw_path, format!("sparse file: {e}")))?;
+                self.content_bytes += size;
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -424,8 +461,8 @@ fn remove_existing(path: &Path, verified_dirs: &mut HashSet<PathBuf>) -> Result<
     }
 }
 
-/// The `SCHILY.xattr.*` PAX records of an entry; overlay's own xattrs are refused.
-fn pax_xattrs<R: Read>(
+/// The PAX records of an entry, in order.
+fn pax_records<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     raw: &Path,
 ) -> Result<Vec<(String, Vec<u8>)>> {
@@ -439,6 +476,15 @@ fn pax_xattrs<R: Read>(
     for ext in extensions {
         let ext = ext.map_err(|e| unsafe_entry(raw, e.to_string()))?;
         let Ok(key) = ext.key() else { continue };
+        out.push((key.to_string(), ext.value_bytes().to_vec()));
+    }
+    Ok(out)
+}
+
+/// The `SCHILY.xattr.*` PAX records of an entry; overlay's own xattrs are refused.
+fn pax_xattrs(records: &[(String, Vec<u8>)], raw: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (key, value) in records {
         if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
             if name.starts_with("trusted.overlay.") {
                 return Err(unsafe_entry(
@@ -446,7 +492,7 @@ fn pax_xattrs<R: Read>(
                     format!("layer may not set overlay xattr {name}"),
                 ));
             }
-            out.push((name.to_string(), ext.value_bytes().to_vec()));
+            out.push((name.to_string(), value.clone()));
         }
     }
     Ok(out)

@@ -52,6 +52,7 @@ mod push;
 mod reference;
 pub mod registry;
 mod snapshot;
+mod sparse;
 mod store;
 
 pub use archive::{load, save};
