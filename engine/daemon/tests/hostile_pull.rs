@@ -112,3 +112,91 @@ fn pull_stops_when_its_client_disconnects() {
     let ping = daemon.request("GET", "/_ping", None);
     assert_eq!(ping.status, 200, "berthd stopped answering");
 }
+
+/// A plain tar of one 1 MiB file of hard-to-compress bytes, made by GNU tar.
+fn megabyte_layer() -> Vec<u8> {
+    support::require_tool("tar");
+    let work = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(work.path().join("payload"), data).unwrap();
+    let output = std::process::Command::new("tar")
+        .args(["--owner=0", "--group=0", "-cf", "-", "-C"])
+        .arg(work.path())
+        .arg("payload")
+        .output()
+        .expect("run tar");
+    assert!(output.status.success());
+    output.stdout
+}
+
+#[test]
+fn system_df_counts_the_blobs_a_failed_pull_left() {
+    let hostile = Hostile::start();
+    let repo = "hostile/half";
+    // The first layer arrives whole; the second trickles for 2 s and then ends short, so the
+    // pull fails after the first layer's blob and extracted layer are stored.
+    let first = megabyte_layer();
+    let second_digest = sha(b"a second layer that ends short");
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha(&first), sha(b"diff")]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": config.len(), "digest": sha(&config)},
+        "layers": [
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+             "size": first.len(), "digest": sha(&first)},
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+             "size": 1024, "digest": second_digest},
+        ],
+    }))
+    .unwrap();
+    hostile.manifest(
+        repo,
+        "latest",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        Body::Exact(manifest),
+    );
+    hostile.blob(repo, &sha(&config), Body::Exact(config));
+    hostile.blob(repo, &sha(&first), Body::Exact(first.clone()));
+    hostile.blob(
+        repo,
+        &second_digest,
+        Body::Trickle(vec![0; 50], Duration::from_millis(40)),
+    );
+
+    let daemon = Daemon::start(r#"{"max-download-attempts": 1}"#, &[]);
+    let before = daemon.request("GET", "/system/df", None).json()["LayersSize"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(before, 0);
+    let pulled = daemon.request(
+        "POST",
+        &format!(
+            "/images/create?fromImage={}/{repo}&tag=latest",
+            hostile.host()
+        ),
+        None,
+    );
+    assert!(
+        pulled.text().contains("ended after 50 of 1024"),
+        "the pull did not fail as arranged: {}",
+        pulled.text()
+    );
+    let df = daemon.request("GET", "/system/df", None).json();
+    assert_eq!(df["Images"].as_array().map(Vec::len), Some(0), "{df}");
+    let layers_size = df["LayersSize"].as_i64().unwrap();
+    assert!(
+        layers_size >= first.len() as i64 + (1 << 20),
+        "system df does not count the {} byte blob and the 1 MiB layer left by the failed pull: LayersSize {layers_size}",
+        first.len()
+    );
+    assert_eq!(partial_blobs(&daemon), Vec::<String>::new());
+}

@@ -82,6 +82,9 @@ pub struct DiskUsage {
     pub layers_size: u64,
     /// Per image: its layers' bytes, and the part of them that other images use too.
     pub images: BTreeMap<ImageId, ImageUsage>,
+    /// Bytes of blobs and extracted layers no image uses (left by failed or running pulls):
+    /// what garbage collection would free.
+    pub unreferenced_size: u64,
 }
 
 /// One image's share of [`DiskUsage`].
@@ -454,6 +457,7 @@ impl Store {
         let mut usage = DiskUsage {
             layers_size: sizes.values().sum(),
             images: BTreeMap::new(),
+            unreferenced_size: self.unreferenced()?.iter().map(|u| u.size).sum(),
         };
         for record in &records {
             let distinct: BTreeSet<&Digest> =
@@ -549,10 +553,8 @@ impl Store {
         })
     }
 
-    /// Removes layers and blobs that no image record uses, and returns their bytes. Call with
-    /// the gc fence held.
-    fn collect_garbage(&self) -> Result<u64> {
-        let mut freed = 0;
+    /// The layers and blobs no image record uses.
+    fn unreferenced(&self) -> Result<Vec<Unreferenced>> {
         let mut keep_layers = BTreeSet::new();
         let mut keep_blobs = BTreeSet::new();
         for id in self.image_ids()? {
@@ -569,34 +571,64 @@ impl Store {
                 }
             }
         }
+        let mut out = Vec::new();
         let layers = self.inner.root.join("layers");
         for entry in fs::read_dir(&layers).at("list", &layers)? {
             let entry = entry.at("list", &layers)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !keep_layers.contains(&name) {
-                let link = self
-                    .inner
-                    .root
-                    .join("l")
-                    .join(name.get(..16).unwrap_or(&name));
-                let _ = fs::remove_file(&link);
-                // Rename first so a half-deleted layer is never mistaken for a complete one.
-                let doomed = self.tmp_path("gc-");
-                freed += apparent_size(&entry.path());
-                fs::rename(entry.path(), &doomed).at("remove layer", entry.path())?;
-                fs::remove_dir_all(&doomed).at("remove layer", &doomed)?;
+                out.push(Unreferenced {
+                    size: apparent_size(&entry.path()),
+                    path: entry.path(),
+                    layer: Some(name),
+                });
             }
         }
         let blobs = self.inner.root.join("blobs/sha256");
         for entry in fs::read_dir(&blobs).at("list", &blobs)? {
             let entry = entry.at("list", &blobs)?;
             if !keep_blobs.contains(&*entry.file_name().to_string_lossy()) {
-                freed += entry.metadata().map(|meta| meta.len()).unwrap_or(0);
-                fs::remove_file(entry.path()).at("remove blob", entry.path())?;
+                out.push(Unreferenced {
+                    size: entry.metadata().map(|meta| meta.len()).unwrap_or(0),
+                    path: entry.path(),
+                    layer: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes layers and blobs that no image record uses, and returns their bytes. Call with
+    /// the gc fence held.
+    fn collect_garbage(&self) -> Result<u64> {
+        let mut freed = 0;
+        for doomed in self.unreferenced()? {
+            freed += doomed.size;
+            match &doomed.layer {
+                Some(name) => {
+                    let link = self
+                        .inner
+                        .root
+                        .join("l")
+                        .join(name.get(..16).unwrap_or(name));
+                    let _ = fs::remove_file(&link);
+                    // Rename first so a half-deleted layer is never mistaken for a complete one.
+                    let renamed = self.tmp_path("gc-");
+                    fs::rename(&doomed.path, &renamed).at("remove layer", &doomed.path)?;
+                    fs::remove_dir_all(&renamed).at("remove layer", &renamed)?;
+                }
+                None => fs::remove_file(&doomed.path).at("remove blob", &doomed.path)?,
             }
         }
         Ok(freed)
     }
+}
+
+/// A layer dir (named by its diff_id hex) or a blob file no image uses.
+struct Unreferenced {
+    path: PathBuf,
+    size: u64,
+    layer: Option<String>,
 }
 
 /// Parses the seconds of an RFC 3339 timestamp such as `2023-05-04T17:37:03.872958712Z`.

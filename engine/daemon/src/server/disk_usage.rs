@@ -41,7 +41,8 @@ pub fn disk_usage(daemon: &Daemon, query: &Query) -> ApiResult {
         for record in &records {
             *users.entry(record.image_id.clone()).or_default() += 1;
         }
-        usage.layers_size = sizes.layers_size as i64;
+        // Blobs and layers of failed pulls take disk too, though no image lists them.
+        usage.layers_size = (sizes.layers_size + sizes.unreferenced_size) as i64;
         for image in store.images().map_err(image_error)? {
             let id = image.id.clone();
             let containers = users.get(&id.to_string()).copied().unwrap_or(0);
