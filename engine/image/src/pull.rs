@@ -21,7 +21,7 @@ use crate::progress::{emit, layer, LayerStatus, ProgressEvent, ProgressSender};
 use crate::reference::Reference;
 use crate::registry::client::{describe, read_capped, Credentials, ReadError, Session};
 use crate::registry::config::{Endpoint, RegistryConfig};
-use crate::registry::manifest::{self, Descriptor, Kind, Platform};
+use crate::registry::manifest::{self, Descriptor, Kind, Platform, MANIFEST_MAX};
 use crate::store::{BlobDescriptor, ImageId, ImageLayer, ImageRecord, LayerMeta, Store};
 
 /// Image configs larger than this are refused, as manifests are (dockerd's order of
@@ -203,7 +203,7 @@ async fn pull_from(
         connecting: true,
     })?;
     let selector = reference.manifest_selector();
-    let top = manifest::fetch(&session, &selector).await?;
+    let top = manifest::fetch(&session, &selector, MANIFEST_MAX).await?;
     let (platform_manifest, image_manifest) = match &top.kind {
         Kind::Image(m) => (None, m.clone()),
         Kind::Index(entries) => {
@@ -214,7 +214,8 @@ async fn pull_from(
                         options.platform.os, options.platform.architecture
                     ))
                 })?;
-            let fetched = manifest::fetch(&session, chosen.digest.as_str()).await?;
+            check_declared_size(&session, chosen, MANIFEST_MAX)?;
+            let fetched = manifest::fetch(&session, chosen.digest.as_str(), chosen.size).await?;
             let Kind::Image(m) = &fetched.kind else {
                 return Err(session
                     .error("index entry points at another index".into())

@@ -154,12 +154,16 @@ async fn layer_body_longer_than_declared_is_refused_and_removed() {
         message.contains(&layer) && message.contains("larger"),
         "{message}"
     );
-    // Reading stops at the declared size (plus what was in flight), never near the cap.
+    // Reading stops at the declared size (plus what was in flight), never near the cap, and
+    // the store holds no more than the image's own bytes.
     let sent = hostile.blob_sent(REPO, &layer);
     assert!(
         sent < image.layers[0].len() as u64 + (32 << 20),
         "sent {sent}"
     );
+    let stored = berth_image::apparent_size(store.root());
+    let honest: usize = image.layers.iter().map(Vec::len).sum::<usize>() * 4;
+    assert!(stored < honest as u64, "the store grew to {stored} bytes");
     let left = leftovers(&store);
     assert!(left.is_empty(), "{left:?}");
 }
@@ -352,4 +356,43 @@ async fn stalled_layer_download_times_out_and_its_partial_blob_is_removed() {
     );
     let left = leftovers(&store);
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn index_entry_without_size_is_refused() {
+    let hostile = Hostile::start();
+    let image = image();
+    serve(&hostile, &image, image.manifest.clone());
+    let entry = sha(&image.manifest);
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": image.manifest_media_type, "digest": entry, "size": 0,
+            "platform": {"os": "linux", "architecture": "amd64"},
+        }],
+    }))
+    .unwrap();
+    hostile.manifest(
+        REPO,
+        "latest",
+        "application/vnd.oci.image.index.v1+json",
+        Body::Exact(index),
+    );
+    hostile.manifest(
+        REPO,
+        &entry,
+        image.manifest_media_type,
+        Body::Endless(image.manifest.clone()),
+    );
+    let (_dir, store) = store();
+    let err = pull_bounded(&store, &RegistryConfig::default(), &reference(&hostile))
+        .await
+        .expect_err("an index entry of size 0 must be refused");
+    let message = err.to_string();
+    assert!(
+        message.contains(&entry) && message.contains("size"),
+        "{message}"
+    );
+    assert_eq!(hostile.sent(&format!("/v2/{REPO}/manifests/{entry}")), 0);
 }

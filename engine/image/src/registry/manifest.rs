@@ -149,9 +149,10 @@ fn media_type_or(media_type: String, default: &str) -> String {
     }
 }
 
-/// Fetches a manifest by tag or digest. By digest, the bytes must hash to it; by tag, a
+/// Fetches a manifest by tag or digest, reading at most `limit` bytes (its declared size, or
+/// [`MANIFEST_MAX`] by tag). By digest, the bytes must hash to it; by tag, a
 /// Docker-Content-Digest header must match the bytes.
-pub(crate) async fn fetch(session: &Session, selector: &str) -> Result<Fetched> {
+pub(crate) async fn fetch(session: &Session, selector: &str, limit: u64) -> Result<Fetched> {
     let url = session.url(&format!("manifests/{selector}"))?;
     let response = session.get(url.clone(), ACCEPT, None).await?;
     let header_type = response
@@ -165,14 +166,11 @@ pub(crate) async fn fetch(session: &Session, selector: &str) -> Result<Fetched> 
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = read_capped(response, MANIFEST_MAX, session.timeouts.document)
+    let limit = limit.min(MANIFEST_MAX);
+    let bytes = read_capped(response, limit, session.timeouts.document)
         .await
         .map_err(|e| {
-            session.error(e.describe(
-                &format!("manifest {selector}"),
-                MANIFEST_MAX,
-                &session.timeouts,
-            ))
+            session.error(e.describe(&format!("manifest {selector}"), limit, &session.timeouts))
         })?;
     let digest = Digest::of(&bytes);
     let what = format!("manifest {}:{selector}", session.repo);
