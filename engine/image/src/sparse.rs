@@ -81,7 +81,17 @@ pub(crate) fn from_pax(records: &[(String, Vec<u8>)]) -> Result<Option<PaxSparse
     let map = if version_1_0 {
         None
     } else {
-        Some(pairs_to_map(&pairs, real_size)?)
+        let map = pairs_to_map(&pairs, real_size)?;
+        if let Some(blocks) = get("GNU.sparse.numblocks") {
+            if number("GNU.sparse.numblocks", blocks)? != map.len() as u64 {
+                return Err(format!(
+                    "GNU.sparse.numblocks says {} segments but the map has {}",
+                    String::from_utf8_lossy(blocks),
+                    map.len()
+                ));
+            }
+        }
+        Some(map)
     };
     Ok(Some(PaxSparse {
         name,
@@ -232,6 +242,11 @@ mod tests {
             vec![("GNU.sparse.size", "100"), ("GNU.sparse.map", "5")],
             vec![("GNU.sparse.major", "2"), ("GNU.sparse.minor", "0")],
             vec![("GNU.sparse.map", "0,5")],
+            vec![
+                ("GNU.sparse.size", "100"),
+                ("GNU.sparse.numblocks", "2"),
+                ("GNU.sparse.map", "0,5"),
+            ],
         ] {
             assert!(from_pax(&records(&bad)).is_err(), "{bad:?}");
         }
