@@ -43,6 +43,7 @@
 mod archive;
 mod changes;
 mod digest;
+mod download;
 mod error;
 pub mod extract;
 mod fsutil;
