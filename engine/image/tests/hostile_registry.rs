@@ -330,6 +330,30 @@ async fn trickled_manifest_times_out() {
 }
 
 #[tokio::test]
+async fn trickled_response_headers_time_out() {
+    let hostile = Hostile::start();
+    let image = image();
+    serve(&hostile, &image, image.manifest.clone());
+    let layer = sha(&image.layers[0]);
+    // A header line every 300 ms and no end to the headers: the wait for a response's
+    // headers is bounded by the idle limit as a whole (reqwest's read timeout), not per line.
+    hostile.blob(
+        REPO,
+        &layer,
+        Body::TrickledHeaders(Duration::from_millis(300)),
+    );
+    let (_dir, store) = store();
+    let err = pull_bounded(&store, &impatient(), &reference(&hostile))
+        .await
+        .expect_err("trickled headers must time out");
+    let message = err.to_string();
+    assert!(
+        message.contains(&layer) && message.contains("timed out"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn stalled_layer_download_times_out_and_its_partial_blob_is_removed() {
     let hostile = Hostile::start();
     let image = image();

@@ -1,6 +1,7 @@
 //! A hostile Registry v2 server for tests (std only, one thread per connection, on
 //! 127.0.0.1): it answers `/v2/`, manifests and blobs from a table of routes, and each route
-//! can misbehave: trickle its body, never end it, send more than it says, or stall. It
+//! can misbehave: trickle its headers or body, never end it, send more than it says, or
+//! stall. It
 //! counts the bytes it sent per route and notes when a client hung up on an endless body.
 //! Shared with the daemon's tests (`#[path]`), so it depends on nothing but std.
 #![allow(dead_code)]
@@ -30,6 +31,8 @@ pub enum Body {
     Stall(Vec<u8>, u64),
     /// Filler at most `per_second` bytes a second, without end (no Content-Length).
     Slow(u64),
+    /// A status line, then one more header line every `every`, without end.
+    TrickledHeaders(Duration),
 }
 
 #[derive(Clone)]
@@ -204,10 +207,22 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     };
+    if let Body::TrickledHeaders(every) = route.body {
+        let mut sender = Sender {
+            stream: &mut stream,
+            shared,
+            path: &path,
+        };
+        let _ = sender.write(b"HTTP/1.1 200 OK\r\n");
+        while !shared.stop.load(Ordering::SeqCst) && sender.write(b"X-Slow: a\r\n") {
+            std::thread::sleep(every);
+        }
+        return;
+    }
     let length = match &route.body {
         Body::Exact(bytes) | Body::Trickle(bytes, _) => Some(bytes.len() as u64),
         Body::Stall(_, declared) => Some(*declared),
-        Body::Endless(_) | Body::Slow(_) => None,
+        Body::Endless(_) | Body::Slow(_) | Body::TrickledHeaders(_) => None,
     };
     let mut head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nConnection: close\r\n",
@@ -317,6 +332,7 @@ impl Sender<'_> {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+            Body::TrickledHeaders(_) => {}
         }
     }
 }
