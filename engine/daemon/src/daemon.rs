@@ -24,8 +24,6 @@ pub struct Daemon {
     pub containers: Containers,
     /// Named volumes.
     pub volumes: Volumes,
-    /// The tokio runtime, for blocking threads that call async image code.
-    pub handle: tokio::runtime::Handle,
     log_level: LevelHandle,
 }
 
@@ -40,7 +38,6 @@ impl Daemon {
             images,
             containers,
             volumes,
-            handle: tokio::runtime::Handle::current(),
             config: RwLock::new(Arc::new(config)),
             flags,
             id,

@@ -18,6 +18,7 @@ mod tls;
 mod volumes;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
@@ -26,6 +27,15 @@ use tokio::sync::watch;
 
 use cli::Flags;
 use config::Config;
+
+/// Blocking threads the runtime may run at once (tokio's default). Every start, removal, log
+/// read and archive holds one while it works, so a small cap makes ordinary parallel API use
+/// queue behind itself.
+const MAX_BLOCKING_THREADS: usize = 512;
+
+/// How long berthd waits at exit for blocking work still running (a stuck kernel call, say)
+/// before exiting anyway: dropping the runtime would wait for it forever.
+const BLOCKING_WORK_GRACE: Duration = Duration::from_secs(5);
 
 fn main() {
     // berthd is also the container init (berth_runtime re-executes it): this returns at once
@@ -53,7 +63,7 @@ fn main() {
     let level = logging::init(config.effective_log_level());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .max_blocking_threads(16)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(runtime) => runtime,
@@ -66,6 +76,15 @@ fn main() {
         eprintln!("failed to start daemon: {err:#}");
         std::process::exit(1);
     }
+    let waited = Instant::now();
+    runtime.shutdown_timeout(BLOCKING_WORK_GRACE);
+    if waited.elapsed() >= BLOCKING_WORK_GRACE {
+        tracing::warn!(
+            seconds = BLOCKING_WORK_GRACE.as_secs(),
+            "blocking work still running at exit; exiting without it"
+        );
+    }
+    std::process::exit(0);
 }
 
 /// Writes berthd.8 into `dir`.

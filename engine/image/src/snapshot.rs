@@ -242,7 +242,6 @@ impl Store {
         .map_err(|e| Error::Conflict(e.to_string()))?
     }
 
-    /// Unmounts (overlay2) and deletes a container's rootfs and its writable layer.
     /// The bytes a container wrote (its overlay upper dir, or its whole copied rootfs): what
     /// removing it frees, docker's `SizeRw`.
     pub fn rootfs_size(&self, container_id: &str) -> Result<u64> {
@@ -251,7 +250,18 @@ impl Store {
         Ok(apparent_size(if upper.is_dir() { &upper } else { &dir }))
     }
 
+    /// Unmounts (overlay2) and deletes a container's rootfs and its writable layer, from an
+    /// async caller: the work runs on a blocking thread.
     pub async fn remove_rootfs(&self, container_id: &str) -> Result<()> {
+        let (store, id) = (self.clone(), container_id.to_owned());
+        tokio::task::spawn_blocking(move || store.remove_rootfs_blocking(&id))
+            .await
+            .map_err(|e| Error::Conflict(e.to_string()))?
+    }
+
+    /// [`Store::remove_rootfs`] for callers already on a blocking thread: it never waits on
+    /// another blocking task, so removals cannot exhaust the runtime's blocking pool.
+    pub fn remove_rootfs_blocking(&self, container_id: &str) -> Result<()> {
         let dir = self.container_dir(container_id)?;
         let merged = dir.join("merged");
         if merged.exists() {
@@ -260,12 +270,10 @@ impl Store {
                 Err(e) => return Err(Error::io("unmount", &merged, e.into())),
             }
         }
-        tokio::task::spawn_blocking(move || match fs::remove_dir_all(&dir) {
+        match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", &dir, e)),
             _ => Ok(()),
-        })
-        .await
-        .map_err(|e| Error::Conflict(e.to_string()))?
+        }
     }
 }
 

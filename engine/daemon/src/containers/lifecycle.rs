@@ -363,8 +363,9 @@ fn remove_stopped(daemon: &Arc<Daemon>, entry: &Arc<Entry>, anonymous_volumes: b
     }
     let _ = containers.runtime.delete(id, true);
     daemon
-        .handle
-        .block_on(daemon.images.store.remove_rootfs(id))
+        .images
+        .store
+        .remove_rootfs_blocking(id)
         .with_context(|| format!("cannot remove the rootfs of {id}"))?;
     let _ = std::fs::remove_dir_all(containers.bundles.join(id));
     let dir = containers.dir(id);
