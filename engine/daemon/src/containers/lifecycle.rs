@@ -302,7 +302,12 @@ pub async fn stop(
     Ok(true)
 }
 
-/// `kill`: sends `signal_name` to a running container.
+/// How long `kill` with SIGKILL waits for the exit to be recorded.
+const KILL_EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `kill`: sends `signal_name` to a running container. As with dockerd, SIGKILL answers only
+/// once the exit is recorded (so an inspect or a removal right after sees it stopped); other
+/// signals answer once delivered.
 pub async fn kill(
     daemon: &Arc<Daemon>,
     entry: &Arc<Entry>,
@@ -319,7 +324,15 @@ pub async fn kill(
     }
     signal(daemon, &entry.id, parsed)
         .await
-        .map_err(|err| format!("{err:#}"))
+        .map_err(|err| format!("{err:#}"))?;
+    if parsed == Signal::SIGKILL && !wait_stopped(entry, KILL_EXIT_TIMEOUT).await {
+        return Err(format!(
+            "container {} did not exit within {} s of SIGKILL",
+            entry.id,
+            KILL_EXIT_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(())
 }
 
 /// Removes a container (SIGKILL first when `force`), and with `anonymous_volumes` the
