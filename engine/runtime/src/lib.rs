@@ -72,6 +72,7 @@ mod signal;
 mod spec;
 mod state;
 mod syscall;
+pub mod test_pause;
 mod user;
 
 use std::os::fd::OwnedFd;

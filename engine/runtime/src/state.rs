@@ -14,6 +14,9 @@ use crate::fsutil;
 const STATE_FILE: &str = "state.json";
 /// The socket the waiting init listens on until `start`.
 pub(crate) const START_SOCKET: &str = "start.sock";
+/// Written by `create` before it makes the cgroup: the cgroups path, so that `delete` can
+/// clean up a create whose caller died before the state was saved.
+pub(crate) const CGROUPS_PATH_FILE: &str = "cgroups-path";
 /// An empty file `start` creates: cheaper than rewriting (and fsyncing) state.json.
 pub(crate) const STARTED_MARKER: &str = "started";
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use berth_runtime::{Bundle, Signal};
+use berth_runtime::{test_pause, Bundle, Signal};
 
 use super::logs::{self, JsonFile, Rotation};
 use super::record::now;
@@ -64,6 +64,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         failed(err.to_string());
         bail!("cannot mount the root filesystem of {id}: {err}");
     }
+    test_pause::pause_at("after-rootfs-mount");
     let result = (|| -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
         let cgroups_path = match config.cgroup_driver {
             CgroupDriver::Cgroupfs => PathBuf::from(format!("/berth/{id}")),
@@ -84,9 +85,10 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         let (options, pending) = stdio::prepare(
             record.config.tty,
             record.config.open_stdin,
-            &containers.consoles.join(format!("c-{}", &id[..12])),
+            &containers.console_socket(&id),
         )?;
         let container = containers.runtime.create(&id, &bundle, options)?;
+        test_pause::pause_at("after-runtime-create");
         let attached = match pending.attach() {
             Ok(attached) => attached,
             Err(err) => {
@@ -143,6 +145,7 @@ fn start_blocking(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
             return Err(err);
         }
     };
+    test_pause::pause_at("after-runtime-start");
     entry.update(&dir, |record| {
         record.state.status = "running".to_owned();
         record.state.pid = i64::from(pid);
@@ -381,6 +384,7 @@ fn remove_stopped(daemon: &Arc<Daemon>, entry: &Arc<Entry>, anonymous_volumes: b
         .remove_rootfs_blocking(id)
         .with_context(|| format!("cannot remove the rootfs of {id}"))?;
     let _ = std::fs::remove_dir_all(containers.bundles.join(id));
+    let _ = std::fs::remove_file(containers.console_socket(id));
     let dir = containers.dir(id);
     std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     let volumes = entry.record().volumes;
@@ -431,19 +435,23 @@ pub async fn shutdown(daemon: &Arc<Daemon>) {
 
 /// After a start: containers recorded as running belong to a berthd that died. Their
 /// processes are killed and reaped, runtime state, mounts and cgroups removed, the exit
-/// recorded; then AutoRemove and restart policies (always, unless-stopped) are applied.
+/// recorded. The others are cleared of what a start the dead berthd was in the middle of left
+/// (see [`reap_interrupted_start`]). Then AutoRemove and restart policies (always,
+/// unless-stopped) are applied.
 pub async fn restart_on_boot(daemon: &Arc<Daemon>) {
     for entry in daemon.containers.all() {
         let record = entry.record();
-        if matches!(record.state.status.as_str(), "running" | "restarting") {
-            let daemon_for_task = Arc::clone(&daemon.clone());
-            let entry_for_task = Arc::clone(&entry);
-            let result =
-                tokio::task::spawn_blocking(move || reap_orphan(&daemon_for_task, &entry_for_task))
-                    .await;
-            if let Ok(Err(err)) = result {
-                tracing::error!(container = entry.id, error = %format!("{err:#}"), "cannot reconcile container");
-            }
+        let reap = if matches!(record.state.status.as_str(), "running" | "restarting") {
+            reap_orphan
+        } else {
+            reap_interrupted_start
+        };
+        let daemon_for_task = Arc::clone(daemon);
+        let entry_for_task = Arc::clone(&entry);
+        let result =
+            tokio::task::spawn_blocking(move || reap(&daemon_for_task, &entry_for_task)).await;
+        if let Ok(Err(err)) = result {
+            tracing::error!(container = entry.id, error = %format!("{err:#}"), "cannot reconcile container");
         }
         let record = entry.record();
         if record.host_config.auto_remove && !record.state.running() {
@@ -493,5 +501,44 @@ fn reap_orphan(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
         killed,
         "reconciled a container left running by a previous berthd"
     );
+    Ok(())
+}
+
+/// A container not recorded as running may hold what a start interrupted by berthd's death
+/// left at any step: its rootfs mount, bundle, console socket, runtime state with a waiting
+/// or running init, and cgroups. All of it goes; a container still recorded as created whose
+/// start had reached the runtime is recorded as exited, as a failed start leaves it.
+fn reap_interrupted_start(daemon: &Arc<Daemon>, entry: &Arc<Entry>) -> Result<()> {
+    let containers = &daemon.containers;
+    let record = entry.record();
+    let id = &record.id;
+    let runtime_state = containers.runtime.root().join(id);
+    let bundle = containers.bundles.join(id);
+    let reached_runtime = runtime_state.exists() || bundle.exists();
+    if runtime_state.exists() {
+        containers
+            .runtime
+            .delete(id, true)
+            .with_context(|| format!("cannot delete the runtime state of {id}"))?;
+    }
+    record
+        .rootfs
+        .to_rootfs()
+        .unmount()
+        .with_context(|| format!("cannot unmount the rootfs of {id}"))?;
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_file(containers.console_socket(id));
+    if reached_runtime && record.state.status == "created" {
+        entry.update(&containers.dir(id), |record| {
+            record.state.status = "exited".to_owned();
+            record.state.exit_code = 128;
+            record.state.error = "berthd stopped while the container was starting".to_owned();
+            record.state.finished_at = now();
+        });
+        tracing::info!(
+            container = id,
+            "reconciled a container whose start a previous berthd left unfinished"
+        );
+    }
     Ok(())
 }

@@ -257,6 +257,12 @@ impl Containers {
         self.root.join(id)
     }
 
+    /// Where a start with a terminal listens for the runtime's pty master.
+    fn console_socket(&self, id: &str) -> PathBuf {
+        self.consoles
+            .join(format!("c-{}", id.get(..12).unwrap_or(id)))
+    }
+
     /// Every container.
     pub fn all(&self) -> Vec<Arc<Entry>> {
         self.table().values().cloned().collect()

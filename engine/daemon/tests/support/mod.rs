@@ -77,6 +77,16 @@ impl Daemon {
 
     /// Like [`Daemon::start`], reusing a directory (data-root kept across restarts).
     pub fn start_in(dir: tempfile::TempDir, config_json: &str, extra: &[&str]) -> Daemon {
+        Self::start_with_env(dir, config_json, extra, &[])
+    }
+
+    /// Like [`Daemon::start_in`], with `env` added to berthd's environment.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        config_json: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let config = dir.path().join("daemon.json");
         std::fs::write(&config, config_json).expect("write daemon.json");
         let socket = dir.path().join("berth.sock");
@@ -94,6 +104,7 @@ impl Daemon {
             .arg(dir.path().join("berthd.pid"))
             .args(["-H", &host])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("berthd.log")).expect("log file"));
         let child = command.spawn().expect("spawn berthd");

@@ -78,6 +78,37 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The directories at `cgroups_path` that exist now, in every hierarchy (v1) or the
+    /// unified tree, all owned by the caller: what a create interrupted before it saved its
+    /// state may have made.
+    pub fn existing(cgroups_path: &Path) -> Cgroup {
+        let relative = cgroups_path.strip_prefix("/").unwrap_or(cgroups_path);
+        let unified = is_unified();
+        let dirs = if unified {
+            v2::existing(relative)
+        } else {
+            v1::existing(relative)
+        };
+        Cgroup { unified, dirs }
+    }
+
+    /// SIGKILLs every process in the cgroup until none is left (at most `timeout`).
+    pub fn kill_all(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() || std::time::Instant::now() >= deadline {
+                return;
+            }
+            for pid in pids {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// The processes in the cgroup (from the first hierarchy that lists any).
     pub fn pids(&self) -> Vec<i32> {
         for dir in &self.dirs {

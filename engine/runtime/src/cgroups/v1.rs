@@ -51,6 +51,24 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     found
 }
 
+/// The directories at `relative` that exist in any mounted v1 hierarchy (cpuset included).
+pub(super) fn existing(relative: &Path) -> Vec<Dir> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    hierarchies(&mountinfo)
+        .into_iter()
+        .map(|hierarchy| Dir {
+            hierarchy: hierarchy
+                .mount_point
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: hierarchy.mount_point.join(relative),
+            created: true,
+        })
+        .filter(|dir| dir.path.is_dir())
+        .collect()
+}
+
 pub(super) fn create(
     cgroup: &mut Cgroup,
     relative: &Path,

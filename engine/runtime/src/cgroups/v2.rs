@@ -22,6 +22,19 @@ pub(super) fn create(
     create_under(Path::new(ROOT), cgroup, relative, resources)
 }
 
+/// The directory at `relative` in the unified tree, if it exists.
+pub(super) fn existing(relative: &Path) -> Vec<Dir> {
+    let path = Path::new(ROOT).join(relative);
+    if !path.is_dir() {
+        return Vec::new();
+    }
+    vec![Dir {
+        hierarchy: String::new(),
+        path,
+        created: true,
+    }]
+}
+
 fn create_under(
     root: &Path,
     cgroup: &mut Cgroup,

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,7 @@ use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::process::spawn::{self, InitConfig, Report, Stdio};
 use crate::spec::Bundle;
-use crate::state::{proc_stat, Record};
+use crate::state::{proc_stat, Record, CGROUPS_PATH_FILE};
 use crate::{capabilities, fsutil, namespaces, Runtime};
 
 /// How to create a container. `Default` inherits the caller's stdio.
@@ -96,6 +97,9 @@ impl Runtime {
             .and_then(|l| l.cgroups_path().clone())
             .unwrap_or_else(|| Path::new("/").join(id));
         let resources = linux.and_then(|l| l.resources().as_ref());
+        let intent = state_dir.join(CGROUPS_PATH_FILE);
+        fs::write(&intent, cgroups_path.as_os_str().as_bytes())
+            .ctx(|| format!("writing {}", intent.display()))?;
         let cgroup = Cgroup::create(&cgroups_path, resources).map_err(|err| {
             Error::Init(format!(
                 "linux.cgroupsPath ({}): {err}",
@@ -154,6 +158,7 @@ impl Runtime {
                 .contains(nix::sched::CloneFlags::CLONE_NEWPID),
             cgroup,
         };
+        crate::test_pause::pause_at("runtime-create-before-state");
         record.save(&state_dir)?;
         if let Some(pid_file) = &options.pid_file {
             fsutil::write_atomic(pid_file, spawned.pid.to_string().as_bytes())?;

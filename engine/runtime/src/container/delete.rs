@@ -1,6 +1,10 @@
 //! `delete`: stop what is left of a container (a created one always, a running one with
-//! `force`), wait until its processes are gone, then remove its cgroup and state.
+//! `force`, one whose create was interrupted always), wait until its processes are gone, then
+//! remove its cgroup and state.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -8,8 +12,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::validate_id;
+use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
-use crate::state::{proc_stat, Record, Status};
+use crate::state::{proc_stat, Record, Status, CGROUPS_PATH_FILE};
 use crate::Runtime;
 
 const GONE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,7 +24,13 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         validate_id(id)?;
         let state_dir = self.root.join(id);
-        let record = Record::load(&state_dir, id)?;
+        let record = match Record::load(&state_dir, id) {
+            Ok(record) => record,
+            Err(Error::NotFound(_)) if state_dir.is_dir() => {
+                return delete_interrupted_create(id, &state_dir)
+            }
+            Err(err) => return Err(err),
+        };
         let status = record.status();
         if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(Error::InvalidStatus {
@@ -37,13 +48,27 @@ impl Runtime {
         }
         wait_gone(&record);
         if !record.own_pid_namespace {
-            kill_cgroup(&record);
+            // Without its own pid namespace, a container's other processes survive init.
+            record.cgroup.kill_all(GONE_TIMEOUT);
         }
         record.cgroup.remove();
         std::fs::remove_dir_all(&state_dir).ctx(|| format!("removing {}", state_dir.display()))?;
         tracing::debug!(id, "container deleted");
         Ok(())
     }
+}
+
+/// A create whose caller died before it saved the state: kills whatever joined the cgroup the
+/// create said it would make, removes that cgroup in every hierarchy, then the state dir.
+fn delete_interrupted_create(id: &str, state_dir: &Path) -> Result<()> {
+    if let Ok(cgroups_path) = std::fs::read(state_dir.join(CGROUPS_PATH_FILE)) {
+        let cgroup = Cgroup::existing(Path::new(OsStr::from_bytes(&cgroups_path)));
+        cgroup.kill_all(GONE_TIMEOUT);
+        cgroup.remove();
+    }
+    std::fs::remove_dir_all(state_dir).ctx(|| format!("removing {}", state_dir.display()))?;
+    tracing::debug!(id, "interrupted create deleted");
+    Ok(())
 }
 
 /// Waits until init has exited: reaps it if it is our child, else watches /proc.
@@ -65,20 +90,4 @@ fn wait_gone(record: &Record) {
         std::thread::sleep(Duration::from_millis(2));
     }
     tracing::warn!(pid = record.pid, "container init did not exit");
-}
-
-/// Without its own pid namespace, a container's other processes survive init: kill them all.
-fn kill_cgroup(record: &Record) {
-    let deadline = Instant::now() + GONE_TIMEOUT;
-    loop {
-        let pids = record.cgroup.pids();
-        if pids.is_empty() || Instant::now() >= deadline {
-            return;
-        }
-        for pid in pids {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
