@@ -168,3 +168,47 @@ fn berthd_killed_after_runtime_create_leaves_a_startable_container() {
 fn berthd_killed_after_runtime_start_leaves_a_startable_container() {
     start_killed_at("after-runtime-start", "exited");
 }
+
+#[test]
+fn sigterm_exits_even_with_a_start_stuck_in_a_blocking_thread() {
+    let registry = Registry::with_hello_world();
+    let config = registry.mirror_config();
+    let point = "after-runtime-create";
+    let mut daemon = Daemon::start_with_env(
+        tempfile::tempdir().unwrap(),
+        &config,
+        &[],
+        &[("BERTHD_TEST_PAUSE_AT", point)],
+    );
+    let pulled = daemon
+        .berth()
+        .args(["pull", "-q", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(pulled.status.success());
+    let id = create(&daemon, "stuck");
+    let _pending = send_start(&daemon.socket, &id);
+    wait_paused(&daemon, point, 1);
+
+    signal(daemon.child.id(), libc::SIGTERM);
+    let code = wait_exit(&mut daemon.child, Duration::from_secs(60));
+    assert_eq!(
+        code,
+        0,
+        "berthd did not exit after SIGTERM: {}",
+        daemon.log()
+    );
+    assert!(
+        daemon.log().contains("blocking work still running at exit"),
+        "{}",
+        daemon.log()
+    );
+
+    // The next berthd clears what the stuck start left.
+    let dir = std::mem::replace(&mut daemon.dir, tempfile::tempdir().unwrap());
+    drop(daemon);
+    let daemon = Daemon::start_in(dir, &config, &[]);
+    let removed = daemon.request("DELETE", &format!("/containers/{id}?force=1"), None);
+    assert_eq!(removed.status, 204, "{}", removed.text());
+    assert_nothing_left(daemon.dir.path(), &id);
+}
