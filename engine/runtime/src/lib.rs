@@ -21,7 +21,9 @@
 //! - Only the process that called [`Runtime::create`] can [`Runtime::wait`]; others (a
 //!   restarted daemon, another CLI call) see the status through [`Runtime::state`].
 //! - [`Runtime::delete`] refuses a running container unless `force`; it kills a created one,
-//!   reaps init if it is the caller's child, and removes the cgroup and the state.
+//!   reaps init if it is the caller's child, and removes the cgroup and the state. A create
+//!   whose caller was killed before it saved the state is deleted too: what joined its cgroup
+//!   is killed, and the cgroup (every hierarchy) and the state go.
 //! - Every error is one [`Error`] line naming the field, path or id; a failed create leaves
 //!   no state, cgroup or process behind.
 //! - A [`Runtime`] is `Send + Sync`; share one per state root.
