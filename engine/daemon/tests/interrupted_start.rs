@@ -37,11 +37,13 @@ fn wait_paused(daemon: &Daemon, point: &str, count: usize) {
     }
 }
 
-fn create(daemon: &Daemon, name: &str) -> String {
+/// Creates a sleeping container; with `tty`, its start makes a console socket.
+fn create(daemon: &Daemon, name: &str, tty: bool) -> String {
+    let body = format!(r#"{{"Image":"hello-world","Cmd":["sleep","1000"],"Tty":{tty}}}"#);
     let created = daemon.request(
         "POST",
         &format!("/v1.44/containers/create?name={name}"),
-        Some(br#"{"Image":"hello-world","Cmd":["sleep","1000"]}"#),
+        Some(body.as_bytes()),
     );
     assert_eq!(created.status, 201, "{}", created.text());
     created.json()["Id"].as_str().unwrap().to_owned()
@@ -93,8 +95,9 @@ fn assert_stopped_cleanly(dir: &Path, id: &str) {
     assert!(left.is_empty(), "mounts left under {dir}: {left:#?}");
 }
 
-/// Two containers' starts stop at `point`; berthd is SIGKILLed; a new berthd finds them
-/// stopped with `expected_status`. One starts again, then both are removed with force.
+/// Two containers' starts (one with a terminal) stop at `point`; berthd is SIGKILLed; a new
+/// berthd finds them stopped with `expected_status`. One starts again, then both are removed
+/// with force.
 fn start_killed_at(point: &str, expected_status: &str) {
     let registry = Registry::with_hello_world();
     let config = registry.mirror_config();
@@ -114,7 +117,10 @@ fn start_killed_at(point: &str, expected_status: &str) {
         "{}",
         String::from_utf8_lossy(&pulled.stderr)
     );
-    let ids = [create(&daemon, "again"), create(&daemon, "removed")];
+    let ids = [
+        create(&daemon, "again", false),
+        create(&daemon, "removed", true),
+    ];
     let _pending: Vec<UnixStream> = ids
         .iter()
         .map(|id| send_start(&daemon.socket, id))
@@ -186,7 +192,7 @@ fn sigterm_exits_even_with_a_start_stuck_in_a_blocking_thread() {
         .output()
         .unwrap();
     assert!(pulled.status.success());
-    let id = create(&daemon, "stuck");
+    let id = create(&daemon, "stuck", false);
     let _pending = send_start(&daemon.socket, &id);
     wait_paused(&daemon, point, 1);
 
