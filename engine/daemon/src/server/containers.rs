@@ -410,6 +410,8 @@ pub async fn kill(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
         .map_err(|message| {
             if message.contains("is not running") {
                 ApiError::conflict(message)
+            } else if message.contains("did not exit") {
+                ApiError::internal(message)
             } else {
                 ApiError::bad_request(message)
             }
