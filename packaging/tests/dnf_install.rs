@@ -97,7 +97,7 @@ fn install_upgrade_erase_over_file_url_with_gpg_checks() {
         .permissions()
         .mode()
         & 0o7777;
-    assert_eq!(mode, 0o711, "/var/lib/berth mode");
+    assert_eq!(mode, 0o710, "/var/lib/berth mode");
     let group = std::fs::read_to_string(root.join("etc/group")).unwrap();
     assert!(
         group.lines().any(|l| l.starts_with("berth:")),

@@ -196,7 +196,7 @@ fn engine_ships_units_config_and_dirs_with_scriptlets() {
         "-rwxr-xr-x  /usr/bin/berthd",
         "-rw-r--r--  /usr/lib/systemd/system/berth.service",
         "-rw-r--r--  /usr/lib/systemd/system/berth.socket",
-        "drwx--x--x  /var/lib/berth",
+        "drwx--x---  /var/lib/berth",
     ];
     assert_eq!(files.lines().collect::<Vec<_>>(), expected);
 
@@ -379,9 +379,9 @@ fn malformed_definition_points_at_its_line() {
     let path = dir.path().join("bad.toml");
     let text = std::fs::read_to_string(project_root().join("rpm/berth-engine.toml"))
         .unwrap()
-        .replace("mode = 0o711", "mode = \"0711\"");
+        .replace("mode = 0o710", "mode = \"0710\"");
     std::fs::write(&path, &text).unwrap();
-    let line = text.lines().position(|l| l.contains("\"0711\"")).unwrap() + 1;
+    let line = text.lines().position(|l| l.contains("\"0710\"")).unwrap() + 1;
     let err = berth_packaging::definition::PackageDefinition::load(&path)
         .unwrap_err()
         .to_string();

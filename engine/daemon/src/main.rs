@@ -13,6 +13,7 @@ mod logging;
 #[cfg(target_feature = "crt-static")]
 mod no_nss;
 mod notify;
+mod private_dirs;
 mod server;
 mod tls;
 mod volumes;
@@ -104,9 +105,8 @@ async fn run(config: Config, flags: Flags, level: logging::LevelHandle) -> Resul
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    private_dirs::secure(&config.data_root, &config.exec_root)?;
     let _lock = lock::DataRootLock::acquire(&config.data_root)?;
-    std::fs::create_dir_all(&config.exec_root)
-        .with_context(|| format!("cannot create exec-root {}", config.exec_root.display()))?;
     let _pidfile = lock::PidFile::write(&config.pidfile)?;
     let gid = match listen::group_gid(&config.group)? {
         Some(gid) => gid,

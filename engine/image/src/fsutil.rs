@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A name unique within this host: pid, a process-wide counter and the clock.
 pub(crate) fn unique_name(prefix: &str) -> String {
@@ -53,6 +53,25 @@ pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
 /// Creates `path` and its parents.
 pub(crate) fn ensure_dir(path: &Path) -> Result<PathBuf> {
     fs::create_dir_all(path).at("create directory", path)?;
+    Ok(path.to_path_buf())
+}
+
+/// Creates `path` (parents as usual) as a directory only its owner, root, may enter: 0700 from
+/// the moment it exists, and an existing one is set back to 0700. The store's layers and
+/// container layers hold setuid binaries and device nodes, so no other host user may reach
+/// them (the shape of docker's CVE-2021-41091).
+pub(crate) fn ensure_private_dir(path: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = path.parent() {
+        ensure_dir(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::io("create directory", path, e))
+        }
+        _ => {}
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700)).at("chmod", path)?;
     Ok(path.to_path_buf())
 }
 

@@ -5,6 +5,7 @@
 //! Layout:
 //! ```text
 //! <root>/lock
+//! (the root and every directory below it that holds layers are 0700: root only)
 //! <root>/tmp/                      partial downloads and extractions, emptied at open
 //! <root>/blobs/sha256/<hex>        manifests, configs and layer blobs, verified
 //! <root>/images/<hex>.json         one ImageRecord per image id (the config digest)
@@ -25,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{
-    apparent_size, ensure_dir, sync_dir, sync_filesystem, unique_name, write_atomic,
+    apparent_size, ensure_dir, ensure_private_dir, sync_dir, sync_filesystem, unique_name,
+    write_atomic,
 };
 use crate::reference::Reference;
 use crate::snapshot::StorageDriver;
@@ -137,7 +139,7 @@ impl Store {
     /// checked to work here. Fails with [`Error::Locked`] if another process holds the store.
     pub fn open(root: impl Into<PathBuf>, driver: StorageDriver) -> Result<Store> {
         let root = root.into();
-        ensure_dir(&root)?;
+        ensure_private_dir(&root)?;
         let lock_path = root.join("lock");
         let lock_file = OpenOptions::new()
             .create(true)
@@ -147,15 +149,16 @@ impl Store {
             .at("open", &lock_path)?;
         let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
             .map_err(|_| Error::Locked(root.clone()))?;
-        for dir in ["blobs/sha256", "images", "layers", "l", "containers"] {
-            ensure_dir(&root.join(dir))?;
+        for dir in ["blobs", "images", "layers", "l", "containers"] {
+            ensure_private_dir(&root.join(dir))?;
         }
+        ensure_dir(&root.join("blobs/sha256"))?;
         let tmp = root.join("tmp");
         if tmp.exists() {
             // Leftovers of an interrupted pull: never visible, safe to drop under the lock.
             fs::remove_dir_all(&tmp).at("clean", &tmp)?;
         }
-        ensure_dir(&tmp)?;
+        ensure_private_dir(&tmp)?;
         driver.check(&root)?;
         Ok(Store {
             inner: Arc::new(Inner {
