@@ -193,13 +193,21 @@ impl Query {
             .collect()
     }
 
-    /// Docker's boolean parameters: "1", "true", "True" are true; absent, "", "0", "false" false.
+    /// A boolean parameter as dockerd reads it (httputils.BoolValue): absent, "", "0", "no",
+    /// "false" and "none", in any case and around spaces, are false; any other value is true.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(
-            self.get(key).map(str::to_ascii_lowercase).as_deref(),
-            Some("1" | "true" | "yes")
-        )
+        self.get(key).is_some_and(is_true)
     }
+
+    /// A boolean parameter that is `default` when absent (dockerd's BoolValueOrDefault).
+    pub fn flag_or(&self, key: &str, default: bool) -> bool {
+        self.get(key).map_or(default, is_true)
+    }
+}
+
+fn is_true(value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    !matches!(value.as_str(), "" | "0" | "no" | "false" | "none")
 }
 
 /// Decodes `%XX` escapes and `+`.
@@ -248,5 +256,21 @@ mod tests {
         assert!(query.flag("all"));
         assert!(!query.flag("force"));
         assert_eq!(query.get("x"), Some("%zz"));
+    }
+
+    #[test]
+    fn capitalised_false_as_docker_py_sends_it_is_false() {
+        let query = Query::parse(Some(
+            "a=False&b=FALSE&c=0&d=no&e=none&f=&g=True&h=1&i=t&j=yes&k=%20false%20",
+        ));
+        for key in ["a", "b", "c", "d", "e", "f", "k", "absent"] {
+            assert!(!query.flag(key), "{key}");
+        }
+        for key in ["g", "h", "i", "j"] {
+            assert!(query.flag(key), "{key}");
+        }
+        assert!(query.flag_or("absent", true));
+        assert!(!query.flag_or("a", true));
+        assert!(query.flag_or("g", false));
     }
 }

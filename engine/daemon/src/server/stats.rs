@@ -93,9 +93,7 @@ fn sample(daemon: &Daemon, entry: &Entry, previous: Option<&ContainerStats>) -> 
 /// `GET /containers/{id}/stats`.
 pub async fn stats(daemon: Arc<Daemon>, name: &str, query: &Query) -> ApiResult {
     let entry = find(&daemon, name)?;
-    let stream = query
-        .get("stream")
-        .is_none_or(|value| value != "0" && value != "false");
+    let stream = query.flag_or("stream", true);
     let one_shot = query.flag("one-shot");
     let take = {
         let (daemon, entry) = (Arc::clone(&daemon), Arc::clone(&entry));
