@@ -42,6 +42,18 @@ fn validate_accepts_the_shipped_style_config() {
 }
 
 #[test]
+fn daemon_json_beginning_with_a_utf8_byte_order_mark_is_accepted() {
+    let (code, stdout, stderr) = berthd_with_config(
+        "\u{feff}{\"storage-driver\": \"overlay2\", \"debug\": true}\n",
+        &["--validate"],
+    );
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "configuration OK\n", "")
+    );
+}
+
+#[test]
 fn unknown_key_gives_dockerds_message_and_exit_1() {
     let (code, _, stderr) = berthd_with_config(r#"{"live-restore": true}"#, &["--validate"]);
     assert_eq!(code, 1);

@@ -104,6 +104,8 @@ fn io_text(err: &std::io::Error) -> String {
 
 /// Parses daemon.json text (see [`read`]); errors lack the file prefix.
 pub fn parse(text: &str, set_flags: &[(&'static str, String)]) -> Result<FileConfig, String> {
+    // A UTF-8 byte-order mark (Windows editors write one) is dropped, as dockerd does.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
