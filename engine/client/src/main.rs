@@ -1,6 +1,7 @@
 //! `berth`: the berth command-line client. main parses flags, dispatches to
 //! [`commands`], and maps the result to the exit code (errors print one line).
 
+mod broken_pipe;
 mod cli;
 mod commands;
 mod docs;
@@ -15,10 +16,12 @@ use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use transport::Client;
 
 fn main() {
+    broken_pipe::install();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
+            broken_pipe::exit_if_caused(&err);
             eprintln!("{err}");
             1
         }

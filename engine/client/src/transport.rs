@@ -214,10 +214,11 @@ pub fn json_body<B: Serialize>(body: &B) -> Result<Body> {
         .boxed_unsync())
 }
 
-/// Passes 1xx/2xx responses; turns others into [`DaemonError`].
+/// Passes 1xx, 2xx and 3xx responses, as docker's client does (304: the container was already
+/// started or stopped); turns others into [`DaemonError`].
 pub async fn check(response: Response<Incoming>) -> Result<Response<Incoming>> {
     let status = response.status();
-    if status.is_success() || status.is_informational() {
+    if status.is_success() || status.is_informational() || status.is_redirection() {
         return Ok(response);
     }
     let bytes = response.into_body().collect().await?.to_bytes();

@@ -78,3 +78,17 @@ fn bash_completion_and_man_page() {
     let help = berth().arg("--help").output().unwrap();
     assert!(!String::from_utf8_lossy(&help.stdout).contains("generate-man"));
 }
+
+#[test]
+fn completion_into_a_closed_pipe_ends_quietly_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let output = berth()
+        .args(["completion", "bash"])
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.signal(), Some(13), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
