@@ -31,6 +31,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("curl", "curl"),
     ("dbus-daemon", "dbus-daemon"),
     ("unshare", "util-linux"),
+    ("setpriv", "util-linux"),
+    ("strace", "strace"),
     ("systemd-analyze", "systemd"),
     ("gpg", "gnupg"),
     ("hyperfine", "hyperfine"),

@@ -3,8 +3,8 @@
 //! when configured, with a loud warning otherwise.
 
 use std::os::fd::{FromRawFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
@@ -63,26 +63,57 @@ fn bind_unix(path: &str, group_gid: u32) -> Result<Listener> {
         bail!("invalid host \"unix://{path}\": the socket path must be absolute");
     }
     let path = PathBuf::from(path);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("cannot remove {}", path.display())),
     }
-    let listener = std::os::unix::net::UnixListener::bind(&path)
-        .with_context(|| format!("failed to listen on unix://{}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
-        .with_context(|| format!("cannot chmod {}", path.display()))?;
-    std::os::unix::fs::chown(&path, Some(0), Some(group_gid))
-        .with_context(|| format!("cannot chown {}", path.display()))?;
+    let listener = bind_private_then_publish(&path, group_gid)?;
     listener.set_nonblocking(true)?;
     Ok(Listener::Unix(
         tokio::net::UnixListener::from_std(listener)?,
         Some(path),
     ))
+}
+
+/// Binds the socket in a fresh 0700 directory next to `path`, gives it mode 0660 and owner
+/// root:`group_gid` there, then renames it into place: nobody else can connect before the mode
+/// is set, whatever the umask (which is process-wide, so cannot be changed safely here).
+fn bind_private_then_publish(
+    path: &Path,
+    group_gid: u32,
+) -> Result<std::os::unix::net::UnixListener> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    // Short, so the temporary path fits in sun_path wherever the final one does.
+    let private = parent.join(format!(".{}", std::process::id()));
+    match std::fs::remove_dir_all(&private) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot remove {}", private.display()))
+        }
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("cannot create {}", private.display()))?;
+    let staged = private.join("s");
+    let result = (|| {
+        let listener = std::os::unix::net::UnixListener::bind(&staged)
+            .with_context(|| format!("failed to listen on unix://{}", path.display()))?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o660))
+            .with_context(|| format!("cannot chmod {}", staged.display()))?;
+        std::os::unix::fs::chown(&staged, Some(0), Some(group_gid))
+            .with_context(|| format!("cannot chown {}", staged.display()))?;
+        std::fs::rename(&staged, path)
+            .with_context(|| format!("cannot move the socket to {}", path.display()))?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    result
 }
 
 /// The fds systemd passed to this process, checked and marked close-on-exec; the LISTEN_*

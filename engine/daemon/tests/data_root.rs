@@ -1,16 +1,17 @@
-//! Host users and berthd's directories (the shape of docker's CVE-2021-41091): a host user
-//! other than root cannot walk into the data-root, so cannot run an image's or a container's
-//! setuid-root binary nor write an image's device node, even after an older berthd left the
-//! directories world-traversable.
+//! Host users and berthd's files (the shape of docker's CVE-2021-41091): a host user other than
+//! root cannot walk into the data-root, so cannot run an image's or a container's setuid-root
+//! binary nor write an image's device node, even after an older berthd left the directories
+//! world-traversable; and the API socket is 0660 from the moment it exists, whatever the umask.
 
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::registry::Registry;
-use support::{ok, require_tool, Daemon};
+use support::{ok, require_tool, signal, wait_exit, Daemon};
 
 /// An image whose layer holds a setuid-root copy of the host's `id` and a 0666 copy of
 /// /dev/null (a stand-in for /dev/kmsg that a write cannot harm).
@@ -169,4 +170,91 @@ fn host_users_cannot_run_setuid_binaries_or_write_devices_in_the_data_root() {
         .output()
         .unwrap());
     assert!(id.starts_with("uid=65534 gid=65534"), "{id}");
+}
+
+#[test]
+fn the_api_socket_is_never_open_to_other_users_while_berthd_starts() {
+    require_tool("strace");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.path().join("berth.sock");
+    let pidfile = dir.path().join("berthd.pid");
+    // strace holds every chmod of the socket path for 3 s, so a socket that is created first
+    // and chmod'ed after stays visible with its creation mode; umask 000 makes that 0777.
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-qq", "-o", "/dev/null", "-P"])
+        .arg(&socket)
+        .args([
+            "-e",
+            "trace=chmod,fchmodat",
+            "-e",
+            "inject=chmod,fchmodat:delay_enter=3000000",
+            support::berthd(),
+            "--data-root",
+        ])
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .args(["--group", "1", "-H"])
+        .arg(format!("unix://{}", socket.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: umask(2) in the child between fork and exec; it touches no memory.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let mut strace = command.spawn().expect("spawn strace");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first_seen = loop {
+        if let Ok(meta) = std::fs::symlink_metadata(&socket) {
+            break meta;
+        }
+        assert!(Instant::now() < deadline, "no socket within 60 s");
+        assert!(strace.try_wait().unwrap().is_none(), "berthd exited early");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let berthd_pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no pid file within 60 s");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let answered = loop {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal(berthd_pid, libc::SIGTERM);
+    if wait_exit(&mut strace, Duration::from_secs(60)) == -1 {
+        signal(berthd_pid, libc::SIGKILL);
+    }
+    // What is left once berthd has gone: its temporary socket directory must not be.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name())
+        .filter(|name| name.to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(
+        (first_seen.mode() & 0o7777, first_seen.gid()),
+        (0o660, 1),
+        "the socket appeared with mode {:o}",
+        first_seen.mode()
+    );
+    assert!(answered, "berthd never answered on its socket");
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
