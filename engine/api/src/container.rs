@@ -101,6 +101,18 @@ pub struct HostConfig {
     pub cpu_shares: i64,
     /// Process limit (None or <= 0 = none).
     pub pids_limit: Option<i64>,
+    /// Memory plus swap limit in bytes (0 = default, -1 = unlimited); checked, not applied yet.
+    pub memory_swap: i64,
+    /// CFS period in microseconds (0 = default); checked, not applied yet.
+    pub cpu_period: i64,
+    /// CFS quota in microseconds (0 = none); checked, not applied yet.
+    pub cpu_quota: i64,
+    /// Block IO weight, 10 to 1000 (0 = default); checked, not applied yet.
+    pub blkio_weight: i64,
+    /// The OOM killer's score adjustment, -1000 to 1000; checked, not applied yet.
+    pub oom_score_adj: i64,
+    /// Size of /dev/shm in bytes (0 = default); checked, not applied yet.
+    pub shm_size: i64,
     /// Resource limits.
     #[serde(deserialize_with = "null_as_default")]
     pub ulimits: Vec<Ulimit>,

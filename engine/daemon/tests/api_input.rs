@@ -83,3 +83,121 @@ fn stats_stream_capital_false_as_docker_py_sends_it_returns_one_sample() {
         .output()
         .unwrap());
 }
+
+#[test]
+fn resource_values_dockerd_refuses_are_refused_at_create_with_its_messages() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    ok(daemon
+        .berth()
+        .args(["pull", "-q", "hello-world"])
+        .output()
+        .unwrap());
+    let cpus = String::from_utf8(
+        std::process::Command::new("nproc")
+            .env_remove("OMP_NUM_THREADS")
+            .env_remove("OMP_THREAD_LIMIT")
+            .output()
+            .expect("run nproc")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let cases = [
+        (
+            serde_json::json!({"Memory": -1}),
+            "Minimum memory limit allowed is 6MB".to_owned(),
+        ),
+        (
+            serde_json::json!({"Memory": 64 << 20, "MemorySwap": 32 << 20}),
+            "Minimum memoryswap limit should be larger than memory limit, see usage".to_owned(),
+        ),
+        (
+            serde_json::json!({"CpuShares": -5}),
+            "invalid CPU shares (-5): value must be a positive integer".to_owned(),
+        ),
+        (
+            serde_json::json!({"CpuPeriod": 1}),
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .to_owned(),
+        ),
+        (
+            serde_json::json!({"BlkioWeight": 5000}),
+            "Range of blkio weight is from 10 to 1000".to_owned(),
+        ),
+        (
+            serde_json::json!({"OomScoreAdj": 5000}),
+            "Invalid value 5000, range for oom score adj is [-1000, 1000]".to_owned(),
+        ),
+        (
+            serde_json::json!({"ShmSize": -1}),
+            "SHM size can not be less than 0".to_owned(),
+        ),
+        (
+            serde_json::json!({"NanoCpus": i64::MAX}),
+            format!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            ),
+        ),
+        (
+            serde_json::json!({"Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]}),
+            "invalid ulimit type: bogus".to_owned(),
+        ),
+    ];
+    for (host_config, message) in cases {
+        let body = serde_json::json!({"Image": "hello-world", "HostConfig": host_config});
+        let create = daemon.request(
+            "POST",
+            "/containers/create",
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(
+            (create.status, create.json()["message"].as_str()),
+            (400, Some(message.as_str())),
+            "{host_config}"
+        );
+    }
+    let body = serde_json::json!({"Image": "hello-world", "WorkingDir": "relative/dir"});
+    let create = daemon.request(
+        "POST",
+        "/containers/create",
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(
+        (create.status, create.json()["message"].as_str()),
+        (
+            400,
+            Some(
+                "the working directory 'relative/dir' is invalid, it needs to be an absolute path"
+            )
+        )
+    );
+    // The docker CLI shows the daemon's line and creates nothing.
+    let output = daemon
+        .docker()
+        .args(["create", "--blkio-weight", "5000", "hello-world"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("Error response from daemon: Range of blkio weight is from 10 to 1000"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let all = daemon.request("GET", "/containers/json?all=1", None);
+    assert_eq!(all.json(), serde_json::json!([]));
+    // Sound values still create, and the ones berthd does not apply come back as warnings.
+    let body = serde_json::json!({"Image": "hello-world", "HostConfig": {"Memory": 64 << 20, "MemorySwap": -1}});
+    let create = daemon.request(
+        "POST",
+        "/containers/create",
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(create.status, 201, "{}", create.text());
+    assert_eq!(
+        create.json()["Warnings"],
+        serde_json::json!(["berthd does not apply MemorySwap yet: MemorySwap=-1 is ignored"])
+    );
+}

@@ -205,6 +205,7 @@ fn create_request(flags: &ContainerFlags, attach: bool) -> Result<ContainerCreat
             })
             .collect(),
         readonly_rootfs: flags.read_only,
+        ..Default::default()
     };
     Ok(request)
 }

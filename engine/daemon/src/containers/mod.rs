@@ -20,6 +20,7 @@ pub mod spec;
 mod stdio;
 mod systemd;
 pub mod top;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

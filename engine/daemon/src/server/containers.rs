@@ -91,9 +91,12 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    if host_config.memory > 0 && host_config.memory < 6 * 1024 * 1024 {
-        return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
-    }
+    let warnings = containers::validate::check(
+        &body.config,
+        &host_config,
+        containers::validate::usable_cpus(),
+    )
+    .map_err(ApiError::bad_request)?;
     let mut binds = Vec::new();
     for bind in &host_config.binds {
         binds.push(spec::parse_bind(bind).map_err(|err| ApiError::bad_request(err.to_string()))?);
@@ -220,10 +223,7 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     }
     Ok(json_response(
         StatusCode::CREATED,
-        &ContainerCreateResponse {
-            id,
-            warnings: Vec::new(),
-        },
+        &ContainerCreateResponse { id, warnings },
     ))
 }
 
