@@ -172,6 +172,36 @@ fn host_users_cannot_run_setuid_binaries_or_write_devices_in_the_data_root() {
     assert!(id.starts_with("uid=65534 gid=65534"), "{id}");
 }
 
+/// berthd under strace, stopped (SIGTERM, then SIGKILL after a minute) when dropped.
+struct Traced {
+    strace: std::process::Child,
+    pidfile: PathBuf,
+}
+
+impl Traced {
+    fn stop(&mut self) {
+        let pid = std::fs::read_to_string(&self.pidfile)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        if let Some(pid) = pid {
+            signal(pid, libc::SIGTERM);
+        }
+        if wait_exit(&mut self.strace, Duration::from_secs(60)) == -1 {
+            if let Some(pid) = pid {
+                signal(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if let Ok(None) = self.strace.try_wait() {
+            self.stop();
+        }
+    }
+}
+
 #[test]
 fn the_api_socket_is_never_open_to_other_users_while_berthd_starts() {
     require_tool("strace");
@@ -209,25 +239,21 @@ fn the_api_socket_is_never_open_to_other_users_while_berthd_starts() {
             Ok(())
         });
     }
-    let mut strace = command.spawn().expect("spawn strace");
+    let mut traced = Traced {
+        strace: command.spawn().expect("spawn strace"),
+        pidfile,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     let first_seen = loop {
         if let Ok(meta) = std::fs::symlink_metadata(&socket) {
             break meta;
         }
         assert!(Instant::now() < deadline, "no socket within 60 s");
-        assert!(strace.try_wait().unwrap().is_none(), "berthd exited early");
+        assert!(
+            traced.strace.try_wait().unwrap().is_none(),
+            "berthd exited early"
+        );
         std::thread::sleep(Duration::from_millis(1));
-    };
-    let berthd_pid = loop {
-        if let Some(pid) = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|text| text.trim().parse::<u32>().ok())
-        {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "no pid file within 60 s");
-        std::thread::sleep(Duration::from_millis(10));
     };
     let answered = loop {
         if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
@@ -238,10 +264,7 @@ fn the_api_socket_is_never_open_to_other_users_while_berthd_starts() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    signal(berthd_pid, libc::SIGTERM);
-    if wait_exit(&mut strace, Duration::from_secs(60)) == -1 {
-        signal(berthd_pid, libc::SIGKILL);
-    }
+    traced.stop();
     // What is left once berthd has gone: its temporary socket directory must not be.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
