@@ -1,5 +1,6 @@
 //! Request input read as dockerd reads it: booleans in query strings (docker-py's `False`),
-//! and resource values dockerd refuses at create, refused at create with dockerd's messages.
+//! resource values dockerd refuses at create, refused at create with dockerd's messages, and
+//! the ones it takes applied to the container (cgroup, /dev/shm, oom_score_adj).
 
 mod support;
 
@@ -188,7 +189,7 @@ fn resource_values_dockerd_refuses_are_refused_at_create_with_its_messages() {
     );
     let all = daemon.request("GET", "/containers/json?all=1", None);
     assert_eq!(all.json(), serde_json::json!([]));
-    // Sound values still create, and the ones berthd does not apply come back as warnings.
+    // Sound values still create, with no warning on a host whose cgroups enforce them all.
     let body = serde_json::json!({"Image": "hello-world", "HostConfig": {"Memory": 64 << 20, "MemorySwap": -1}});
     let create = daemon.request(
         "POST",
@@ -196,8 +197,100 @@ fn resource_values_dockerd_refuses_are_refused_at_create_with_its_messages() {
         Some(body.to_string().as_bytes()),
     );
     assert_eq!(create.status, 201, "{}", create.text());
-    assert_eq!(
-        create.json()["Warnings"],
-        serde_json::json!(["berthd does not apply MemorySwap yet: MemorySwap=-1 is ignored"])
-    );
+    assert_eq!(create.json()["Warnings"], serde_json::json!([]));
+}
+
+/// A cgroup v1 controller file of container `id` (cgroupfs driver), trimmed.
+fn cgroup_v1(controller: &str, id: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}/berth/{id}/{file}"))
+        .ok()
+        .map(|text| text.trim().to_owned())
+}
+
+#[test]
+fn swap_cpu_period_quota_shm_size_and_oom_score_adj_are_applied_not_ignored() {
+    let registry = Registry::with_hello_world();
+    let daemon = Daemon::start(&registry.mirror_config(), &[]);
+    ok(daemon
+        .berth()
+        .args(["pull", "-q", "hello-world"])
+        .output()
+        .unwrap());
+    // Through the docker CLI, as a user types them.
+    let id = ok(daemon
+        .docker()
+        .args([
+            "run",
+            "-d",
+            "--memory",
+            "64m",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "25000",
+            "--shm-size",
+            "32m",
+            "--oom-score-adj",
+            "300",
+            "--blkio-weight",
+            "300",
+            "hello-world",
+            "sh",
+            "-c",
+            "cat /proc/self/oom_score_adj; df -k /dev/shm | tail -1; sleep 30",
+        ])
+        .output()
+        .unwrap());
+    let id = id.trim();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let logs = loop {
+        let logs = ok(daemon.docker().args(["logs", id]).output().unwrap());
+        if logs.lines().count() >= 2 || Instant::now() > deadline {
+            break logs;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut lines = logs.lines();
+    assert_eq!(lines.next(), Some("300"), "oom_score_adj: {logs}");
+    let shm_kib: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(shm_kib.get(1), Some(&"32768"), "/dev/shm size: {logs}");
+    let inspect = ok(daemon.docker().args(["inspect", id]).output().unwrap());
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let host = &inspect[0]["HostConfig"];
+    assert_eq!(host["CpuPeriod"], 50000);
+    assert_eq!(host["CpuQuota"], 25000);
+    assert_eq!(host["ShmSize"], 32 << 20);
+    assert_eq!(host["OomScoreAdj"], 300);
+    if std::path::Path::new("/sys/fs/cgroup/cpu").is_dir() {
+        assert_eq!(
+            cgroup_v1("cpu", id, "cpu.cfs_period_us").as_deref(),
+            Some("50000")
+        );
+        assert_eq!(
+            cgroup_v1("cpu", id, "cpu.cfs_quota_us").as_deref(),
+            Some("25000")
+        );
+        assert_eq!(
+            cgroup_v1("memory", id, "memory.limit_in_bytes").as_deref(),
+            Some("67108864")
+        );
+        // dockerd's default swap limit: twice the memory, where the host can enforce it.
+        match cgroup_v1("memory", id, "memory.memsw.limit_in_bytes") {
+            Some(swap) => {
+                assert_eq!(swap, "134217728");
+                assert_eq!(host["MemorySwap"], 128 << 20);
+            }
+            None => assert_eq!(host["MemorySwap"], -1),
+        }
+        match cgroup_v1("blkio", id, "blkio.weight") {
+            Some(weight) => assert_eq!(weight, "300"),
+            // A host without blkio.weight drops it with dockerd's warning.
+            None => assert_eq!(host["BlkioWeight"], 0),
+        }
+    }
+    ok(daemon.docker().args(["rm", "-f", id]).output().unwrap());
 }

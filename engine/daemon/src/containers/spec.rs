@@ -11,8 +11,8 @@ use std::str::FromStr;
 use anyhow::{bail, Context, Result};
 use berth_api::container::{ContainerConfig, HostConfig, Ulimit};
 use berth_runtime::oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder,
+    Capability, LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder,
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceType, LinuxPidsBuilder,
     LinuxResourcesBuilder, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
     RootBuilder, Spec, UserBuilder,
 };
@@ -307,6 +307,24 @@ pub fn linux_capabilities(names: &BTreeSet<String>) -> Result<LinuxCapabilities>
 
 /// Builds the spec for `record` whose rootfs is mounted at `rootfs`, in the cgroup at
 /// `cgroups_path`; its hostname, hosts and resolv.conf files are written into `container_dir`.
+/// `--shm-size`: the size of the /dev/shm tmpfs (64 MiB by default, as with dockerd).
+fn set_shm_size(mounts: &mut [berth_runtime::oci_spec::runtime::Mount], bytes: i64) {
+    for mount in mounts
+        .iter_mut()
+        .filter(|mount| mount.destination() == Path::new("/dev/shm"))
+    {
+        let mut options: Vec<String> = mount
+            .options()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|option| !option.starts_with("size="))
+            .collect();
+        options.push(format!("size={bytes}"));
+        mount.set_options(Some(options));
+    }
+}
+
 pub fn build(
     record: &Record,
     rootfs: &Path,
@@ -381,6 +399,10 @@ pub fn build(
     if !rlimits.is_empty() {
         process = process.rlimits(rlimits);
     }
+    if host.oom_score_adj != 0 {
+        // Create checked the range, -1000 to 1000.
+        process = process.oom_score_adj(i32::try_from(host.oom_score_adj).context("OomScoreAdj")?);
+    }
     if let Some([height, width]) = host.console_size.filter(|size| config.tty && size[0] > 0) {
         process = process.console_size(
             berth_runtime::oci_spec::runtime::BoxBuilder::default()
@@ -401,6 +423,9 @@ pub fn build(
     ));
 
     let mut mounts = spec.mounts().clone().unwrap_or_default();
+    if host.shm_size > 0 {
+        set_shm_size(&mut mounts, host.shm_size);
+    }
     if host.privileged {
         // A privileged container may write /sys and its cgroups, as with dockerd.
         for mount in &mut mounts {
@@ -486,9 +511,15 @@ pub fn build(
 
     let mut resources = LinuxResourcesBuilder::default();
     if host.memory > 0 {
-        resources = resources.memory(LinuxMemoryBuilder::default().limit(host.memory).build()?);
+        let mut memory = LinuxMemoryBuilder::default().limit(host.memory);
+        // Memory plus swap, as in the OCI spec; -1 is unlimited swap. Create set the default
+        // (twice the memory) or dropped it where the host cannot enforce one.
+        if host.memory_swap != 0 {
+            memory = memory.swap(host.memory_swap);
+        }
+        resources = resources.memory(memory.build()?);
     }
-    if host.nano_cpus > 0 || host.cpu_shares > 0 {
+    if host.nano_cpus > 0 || host.cpu_shares > 0 || host.cpu_period > 0 || host.cpu_quota != 0 {
         let mut cpu = LinuxCpuBuilder::default();
         if host.nano_cpus > 0 {
             const PERIOD: u64 = 100_000;
@@ -496,10 +527,22 @@ pub fn build(
                 .period(PERIOD)
                 .quota(host.nano_cpus * PERIOD as i64 / 1_000_000_000);
         }
+        // Create refused CpuPeriod and CpuQuota beside NanoCpus.
+        if host.cpu_period > 0 {
+            cpu = cpu.period(host.cpu_period as u64);
+        }
+        if host.cpu_quota != 0 {
+            cpu = cpu.quota(host.cpu_quota);
+        }
         if host.cpu_shares > 0 {
             cpu = cpu.shares(host.cpu_shares as u64);
         }
         resources = resources.cpu(cpu.build()?);
+    }
+    if host.blkio_weight > 0 {
+        // Create checked the range (10 to 1000) and dropped it where the host has no weight.
+        let weight = u16::try_from(host.blkio_weight).context("BlkioWeight")?;
+        resources = resources.block_io(LinuxBlockIoBuilder::default().weight(weight).build()?);
     }
     if let Some(limit) = host.pids_limit.filter(|limit| *limit > 0) {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);

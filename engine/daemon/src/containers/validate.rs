@@ -1,7 +1,9 @@
 //! The checks dockerd makes on a container's settings and resources at create
 //! (verifyContainerSettings, verifyPlatformContainerResources), with dockerd's messages: a value
 //! dockerd refuses is refused at create instead of being clamped, ignored or failing at start.
-//! Values berthd accepts but does not apply yet come back as create warnings.
+//! A limit the host's cgroups cannot enforce is dropped with dockerd's warning, as dockerd does.
+
+use std::path::{Path, PathBuf};
 
 use berth_api::container::{ContainerConfig, HostConfig};
 
@@ -27,19 +29,54 @@ const ULIMIT_NAMES: [&str; 15] = [
     "stack",
 ];
 
-/// Checks a create request against `cpus` usable CPUs. The error is dockerd's message; the
-/// warnings name the settings berthd accepts but does not apply.
+/// Checks a create request against `cpus` usable CPUs and adapts it as dockerd does (the
+/// default swap limit, limits the host cannot enforce dropped). The error is dockerd's message;
+/// the warnings are dockerd's for what was dropped.
 pub fn check(
     config: &ContainerConfig,
-    host: &HostConfig,
+    host: &mut HostConfig,
     cpus: usize,
+    support: CgroupSupport,
 ) -> Result<Vec<String>, String> {
     working_dir(config)?;
     memory(host)?;
     cpu(host, cpus)?;
     other_resources(host)?;
     ulimits(host)?;
-    Ok(not_applied(host))
+    Ok(adapt(host, support))
+}
+
+/// What the host's cgroups can enforce, as dockerd's sysinfo reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupSupport {
+    /// A memory+swap limit (v1 memory.memsw.*, v2 memory.swap.max).
+    pub swap_limit: bool,
+    /// A block I/O weight (v1 blkio.weight).
+    pub blkio_weight: bool,
+}
+
+impl CgroupSupport {
+    /// Reads the host's cgroup file systems.
+    pub fn read() -> CgroupSupport {
+        let cgroup = Path::new("/sys/fs/cgroup");
+        let v1_memory = cgroup.join("memory");
+        let swap_limit = if v1_memory.is_dir() {
+            v1_memory.join("memory.memsw.limit_in_bytes").exists()
+        } else {
+            own_v2_cgroup().is_some_and(|dir| dir.join("memory.swap.max").exists())
+        };
+        CgroupSupport {
+            swap_limit,
+            blkio_weight: cgroup.join("blkio/blkio.weight").exists(),
+        }
+    }
+}
+
+/// berthd's own cgroup on a unified (v2-only) host: `0::/PATH` in /proc/self/cgroup.
+fn own_v2_cgroup() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|line| line.strip_prefix("0::"))?;
+    Some(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')))
 }
 
 /// The CPUs this process may run on, as Go's runtime.NumCPU counts them for dockerd.
@@ -146,20 +183,23 @@ fn ulimits(host: &HostConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// The valid settings berthd takes but does not apply to the container yet.
-fn not_applied(host: &HostConfig) -> Vec<String> {
-    [
-        ("MemorySwap", host.memory_swap),
-        ("CpuPeriod", host.cpu_period),
-        ("CpuQuota", host.cpu_quota),
-        ("BlkioWeight", host.blkio_weight),
-        ("OomScoreAdj", host.oom_score_adj),
-        ("ShmSize", host.shm_size),
-    ]
-    .into_iter()
-    .filter(|(_, value)| *value != 0)
-    .map(|(name, value)| format!("berthd does not apply {name} yet: {name}={value} is ignored"))
-    .collect()
+/// dockerd's adaptContainerSettings and the sysinfo checks of verifyPlatformContainerResources:
+/// swap defaults to twice the memory limit; a swap limit or blkio weight the host cannot
+/// enforce is dropped with dockerd's warning.
+fn adapt(host: &mut HostConfig, support: CgroupSupport) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if host.memory > 0 && host.memory_swap == 0 {
+        host.memory_swap = host.memory.saturating_mul(2);
+    }
+    if host.memory > 0 && host.memory_swap != -1 && !support.swap_limit {
+        warnings.push("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".to_owned());
+        host.memory_swap = -1;
+    }
+    if host.blkio_weight > 0 && !support.blkio_weight {
+        warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_owned());
+        host.blkio_weight = 0;
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -167,8 +207,13 @@ mod tests {
     use super::*;
     use berth_api::container::Ulimit;
 
-    fn refused(host: HostConfig) -> String {
-        check(&ContainerConfig::default(), &host, 2).unwrap_err()
+    const FULL: CgroupSupport = CgroupSupport {
+        swap_limit: true,
+        blkio_weight: true,
+    };
+
+    fn refused(mut host: HostConfig) -> String {
+        check(&ContainerConfig::default(), &mut host, 2, FULL).unwrap_err()
     }
 
     #[test]
@@ -222,18 +267,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            check(&relative, &HostConfig::default(), 2).unwrap_err(),
+            check(&relative, &mut HostConfig::default(), 2, FULL).unwrap_err(),
             "the working directory 'work' is invalid, it needs to be an absolute path"
         );
     }
 
     #[test]
-    fn sound_values_pass_and_unapplied_ones_are_named() {
-        let host = HostConfig {
+    fn sound_values_pass_and_swap_defaults_to_twice_the_memory() {
+        let mut host = HostConfig {
             memory: 64 << 20,
-            memory_swap: -1,
             nano_cpus: 1_500_000_000,
             cpu_shares: 512,
+            blkio_weight: 300,
             ulimits: vec![Ulimit {
                 name: "nofile".into(),
                 soft: 1024,
@@ -241,11 +286,33 @@ mod tests {
             }],
             ..Default::default()
         };
-        let warnings = check(&ContainerConfig::default(), &host, 2).unwrap();
+        let warnings = check(&ContainerConfig::default(), &mut host, 2, FULL).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(host.memory_swap, 128 << 20);
+        assert_eq!(host.blkio_weight, 300);
+        assert!(usable_cpus() >= 1);
+    }
+
+    #[test]
+    fn limits_the_host_cannot_enforce_are_dropped_with_dockerds_warnings() {
+        let mut host = HostConfig {
+            memory: 64 << 20,
+            memory_swap: 256 << 20,
+            blkio_weight: 300,
+            ..Default::default()
+        };
+        let none = CgroupSupport {
+            swap_limit: false,
+            blkio_weight: false,
+        };
+        let warnings = check(&ContainerConfig::default(), &mut host, 2, none).unwrap();
         assert_eq!(
             warnings,
-            ["berthd does not apply MemorySwap yet: MemorySwap=-1 is ignored"]
+            [
+                "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.",
+                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.",
+            ]
         );
-        assert!(usable_cpus() >= 1);
+        assert_eq!((host.memory_swap, host.blkio_weight), (-1, 0));
     }
 }

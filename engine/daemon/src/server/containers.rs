@@ -93,8 +93,9 @@ pub async fn create(daemon: Arc<Daemon>, request: Request<Incoming>) -> ApiResul
     }
     let warnings = containers::validate::check(
         &body.config,
-        &host_config,
+        &mut host_config,
         containers::validate::usable_cpus(),
+        containers::validate::CgroupSupport::read(),
     )
     .map_err(ApiError::bad_request)?;
     let mut binds = Vec::new();
