@@ -377,8 +377,9 @@ pub fn parse_ulimit(text: &str) -> Result<Ulimit, String> {
     Ok(limit)
 }
 
-/// Names a real resource, and soft does not exceed hard.
-fn check_ulimit(limit: &Ulimit) -> Result<(), String> {
+/// Names a real resource (go-units' ulimit names), and soft does not exceed hard: for
+/// daemon.json's default-ulimits and for a container's at create alike.
+pub(crate) fn check_ulimit(limit: &Ulimit) -> Result<(), String> {
     const NAMES: &[&str] = &[
         "as",
         "core",

@@ -10,25 +10,6 @@ use berth_api::container::{ContainerConfig, HostConfig};
 /// dockerd's smallest memory limit (linuxMinMemory).
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
-/// The ulimit names docker knows (go-units' ulimitNameMapping).
-const ULIMIT_NAMES: [&str; 15] = [
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-];
-
 /// Checks a create request against `cpus` usable CPUs and adapts it as dockerd does (the
 /// default swap limit, limits the host cannot enforce dropped). The error is dockerd's message;
 /// the warnings are dockerd's for what was dropped.
@@ -169,18 +150,9 @@ fn other_resources(host: &HostConfig) -> Result<(), String> {
 }
 
 fn ulimits(host: &HostConfig) -> Result<(), String> {
-    for limit in &host.ulimits {
-        if !ULIMIT_NAMES.contains(&limit.name.as_str()) {
-            return Err(format!("invalid ulimit type: {}", limit.name));
-        }
-        if limit.soft > limit.hard {
-            return Err(format!(
-                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
-                limit.soft, limit.hard
-            ));
-        }
-    }
-    Ok(())
+    host.ulimits
+        .iter()
+        .try_for_each(crate::config::check_ulimit)
 }
 
 /// dockerd's adaptContainerSettings and the sysinfo checks of verifyPlatformContainerResources:
