@@ -1,8 +1,9 @@
 //! Turning a package definition plus inputs into an EL7-compatible, optionally signed RPM.
 //!
 //! EL7 rules applied here: xz payload (never zstd), rpm v4 format with only the rpmlib()
-//! capabilities rpm 4.11 knows, SHA-256 file digests, SHA-1 + SHA-256 header digests, an RSA
-//! header signature, root:root ownership, and fixed mtimes for reproducible output.
+//! capabilities rpm 4.11 knows, SHA-256 file digests, the signature header rpm 4.11's rpmsign
+//! writes (header digests, MD5 and RSA signatures of the header and of header+payload; see
+//! [`crate::signature_header`]), root:root ownership, and fixed mtimes for reproducible output.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

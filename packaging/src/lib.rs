@@ -3,7 +3,9 @@
 //!
 //! - [`definition`]: the declarative package definitions in rpm/*.toml.
 //! - [`builder`]: definition + binaries → a signed RPM (xz, rpm 4.11 rpmlib caps, SHA-256
-//!   file digests, RSA header signature, reproducible from SOURCE_DATE_EPOCH).
+//!   file digests, reproducible from SOURCE_DATE_EPOCH).
+//! - [`signature_header`]: the digests and RSA signatures EL7's rpm checks, header and
+//!   header+payload.
 //! - [`repodata`]: a yum 3.4.3-compatible repository (primary/filelists/other .xml.gz,
 //!   repomd.xml, repomd.xml.asc), incremental and swapped in atomically.
 //! - [`signing`]: RSA OpenPGP keys, generation and detached signatures.
@@ -32,5 +34,6 @@ pub mod license;
 pub mod payload;
 pub mod repodata;
 pub mod repofile;
+pub mod signature_header;
 pub mod signing;
 pub mod version;

@@ -30,7 +30,8 @@ const RPM_411_RPMLIB: &[&str] = &[
     "TildeInVersions",
 ];
 
-/// Tags of the signature header: (tag, type, offset, count), and the data size.
+/// Tags of the signature header: (tag, type, offset, count), and the data size. Checks that
+/// the main header starts right after it, padded to 8 bytes.
 fn signature_header(rpm: &Path) -> (Vec<(u32, u32, u32, u32)>, u32) {
     let bytes = std::fs::read(rpm).unwrap();
     assert_eq!(&bytes[..4], &[0xed, 0xab, 0xee, 0xdb], "lead magic");
@@ -39,6 +40,19 @@ fn signature_header(rpm: &Path) -> (Vec<(u32, u32, u32, u32)>, u32) {
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let count = be(&sig[8..12]) as usize;
     let data_size = be(&sig[12..16]);
+    let end = 16 + 16 * count + data_size as usize;
+    let padded = end.next_multiple_of(8);
+    assert!(
+        sig[end..padded].iter().all(|&b| b == 0),
+        "{}: signature header padding is not zeros",
+        rpm.display()
+    );
+    assert_eq!(
+        &sig[padded..padded + 3],
+        &[0x8e, 0xad, 0xe8],
+        "{}: no main header at the 8-byte boundary after the signature header",
+        rpm.display()
+    );
     let entries = (0..count)
         .map(|i| {
             let e = &sig[16 + 16 * i..32 + 16 * i];
@@ -93,19 +107,20 @@ fn packages_meet_the_el7_format_rules() {
         // SHA-256 file digests (algorithm 8).
         assert_eq!(rpm_query(rpm, "%{FILEDIGESTALGO}"), "8", "{name}");
         // Signature header: SHA1 (269), SHA256 (273) header digests, RSA header signature (268),
-        // at most 32 tags and under 8192 data bytes.
+        // and what rpm 4.11's rpmbuild and rpmsign add: SIZE (1000), the header+payload RSA
+        // signature (PGP, 1002) and MD5 digest (1004); at most 32 tags and under 8192 data
+        // bytes.
         let (tags, data_size) = signature_header(rpm);
         let has = |tag| tags.iter().any(|t| t.0 == tag);
-        assert!(
-            has(269) && has(273) && has(268),
-            "{name}: signature tags {tags:?}"
-        );
+        for tag in [269, 273, 268, 1000, 1002, 1004] {
+            assert!(has(tag), "{name}: no tag {tag} in signature tags {tags:?}");
+        }
         assert!(tags.len() <= 32, "{name}: {} signature tags", tags.len());
         assert!(
             data_size < 8192,
             "{name}: signature header data is {data_size} bytes"
         );
-        // rpm -Kv: the RSA signature and both header digests verify.
+        // rpm -Kv: both RSA signatures (header; header+payload) and all digests verify.
         let check = stdout(
             Command::new("rpm")
                 .arg("--dbpath")
@@ -113,12 +128,22 @@ fn packages_meet_the_el7_format_rules() {
                 .arg("-Kv")
                 .arg(rpm),
         );
-        assert!(
-            check.contains("Header V4 RSA/SHA256 Signature, key ID"),
-            "{check}"
-        );
-        assert!(check.contains("Header SHA1 digest: OK"), "{check}");
-        assert!(check.contains("Header SHA256 digest: OK"), "{check}");
+        let lines: Vec<&str> = check.lines().map(str::trim).collect();
+        let verified = |prefix: &str| {
+            lines
+                .iter()
+                .any(|l| l.starts_with(prefix) && l.ends_with(": OK"))
+        };
+        for prefix in [
+            "Header V4 RSA/SHA256 Signature, key ID",
+            "Header SHA1 digest",
+            "Header SHA256 digest",
+            "Payload SHA256 digest",
+            "V4 RSA/SHA256 Signature, key ID",
+            "MD5 digest",
+        ] {
+            assert!(verified(prefix), "{name}: no `{prefix}...: OK` in\n{check}");
+        }
         assert!(
             !check.contains("NOKEY") && !check.contains("BAD") && !check.contains("NOTOK"),
             "{check}"

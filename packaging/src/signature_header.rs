@@ -1,0 +1,189 @@
+//! The signature header of a finished package, with the entries rpm 4.11's rpmbuild and rpmsign
+//! write: the size, header digests and header signature that newer rpm checks, and the legacy
+//! header+payload MD5 digest and RSA signature through which EL7 checks the payload.
+//!
+//! | tag | name | covers | written |
+//! | --- | --- | --- | --- |
+//! | 1000 | SIZE | header+payload length | always |
+//! | 269 | SHA1 | header | always |
+//! | 273 | SHA256 | header | always |
+//! | 1004 | MD5 | header+payload | always |
+//! | 1007 | PAYLOADSIZE | uncompressed cpio length | always |
+//! | 268 | RSA | header (V4 RSA/SHA256 signature) | signed |
+//! | 1002 | PGP | header+payload (V4 RSA/SHA256 signature) | signed |
+//! | 278 | OPENPGP | header (the same signature, base64, for rpm 6) | signed |
+//! | 1008 | RESERVEDSPACE | zeros, room for a later `rpmsign` | always |
+//!
+//! rpm 4.11 (CentOS 7) ignores the payload SHA256 digest in the main header, so without MD5 and
+//! PGP a payload corrupted after signing passes `rpm -K` there and only fails at install. rpm
+//! 4.14 and later check the payload digest and skip MD5 and PGP unless asked.
+
+use std::io::Read;
+
+use md5::{Digest, Md5};
+use rpm::signature::Signing;
+use rpm::{HeaderEntry, IndexData, IndexSignatureTag};
+
+/// Rebuilds the signature header of `package`, whose main header and payload are final:
+/// everything in the table above, signed by `signer` (dated `signature_time`) when given.
+/// `archive_size` is the uncompressed cpio size. The legacy entries take their bytes from the
+/// reserved space, so the signature header keeps the size it has unsigned (under EL7's
+/// 8192-byte limit) and padded to 8 bytes.
+pub fn rebuild<S>(
+    package: &mut rpm::Package,
+    signer: Option<S>,
+    signature_time: u32,
+    archive_size: u32,
+) -> Result<(), String>
+where
+    S: Signing<Signature = Vec<u8>>,
+{
+    let header_bytes = package
+        .metadata
+        .header_bytes()
+        .map_err(|e| format!("header: {e}"))?;
+    let content_size = u32::try_from(header_bytes.len() + package.payload.len())
+        .map_err(|_| "header and payload exceed 4 GiB".to_string())?;
+    const SIZE: u32 = IndexSignatureTag::RPMSIGTAG_SIZE as u32;
+    const PAYLOAD_SIZE: u32 = IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE as u32;
+    const MD5: u32 = IndexSignatureTag::RPMSIGTAG_MD5 as u32;
+    const PGP: u32 = IndexSignatureTag::RPMSIGTAG_PGP as u32;
+    add_entries(
+        package,
+        vec![(SIZE, IndexData::Int32(vec![content_size]))],
+        0,
+    )?;
+    // Header digests over the final header; SIZE and the reserved space carry over.
+    package
+        .clear_signatures()
+        .map_err(|e| format!("signature header: {e}"))?;
+
+    // MD5 on a second thread while the signer hashes the same bytes and signs: MD5 is the
+    // slower of the two, and by now the other package's build has usually left a core idle.
+    let payload = &package.payload;
+    let (md5, signatures) = std::thread::scope(|scope| {
+        let md5 = scope.spawn(|| {
+            let mut md5 = Md5::new();
+            md5.update(&header_bytes);
+            md5.update(payload);
+            <[u8; 16]>::from(md5.finalize())
+        });
+        let signatures = signer
+            .as_ref()
+            .map(|signer| sign_header_and_payload(signer, &header_bytes, payload, signature_time))
+            .transpose();
+        (md5.join(), signatures)
+    });
+    let md5 = md5.map_err(|_| "the MD5 digest thread panicked".to_string())?;
+    let mut legacy = vec![(MD5, IndexData::Bin(md5.to_vec()))];
+    if let Some(signatures) = signatures? {
+        package
+            .apply_signature(signatures.header)
+            .map_err(|e| format!("signature header: {e}"))?;
+        legacy.push((PGP, IndexData::Bin(signatures.header_and_payload)));
+    }
+    legacy.push((PAYLOAD_SIZE, IndexData::Int32(vec![archive_size])));
+    add_entries_within_reserved_space(package, legacy)
+}
+
+/// The two RSA signatures of a package.
+struct Signatures {
+    /// Over the main header (RSA and OPENPGP tags).
+    header: Vec<u8>,
+    /// Over the main header and then the payload (PGP tag).
+    header_and_payload: Vec<u8>,
+}
+
+fn sign_header_and_payload<S>(
+    signer: &S,
+    header: &[u8],
+    payload: &[u8],
+    time: u32,
+) -> Result<Signatures, String>
+where
+    S: Signing<Signature = Vec<u8>>,
+{
+    let time = rpm::Timestamp(time);
+    Ok(Signatures {
+        header: signer
+            .sign(header, time)
+            .map_err(|e| format!("signing the header: {e}"))?,
+        header_and_payload: signer
+            .sign(header.chain(payload), time)
+            .map_err(|e| format!("signing the header and payload: {e}"))?,
+    })
+}
+
+/// Adds `entries` to the signature header, shrinking the reserved space so that the header,
+/// padded to 8 bytes, keeps its length: the reserved space is the last entry and byte-aligned,
+/// so every byte taken from it is a byte less in the header. When the reserved space is too
+/// small, it is emptied and the header grows.
+fn add_entries_within_reserved_space(
+    package: &mut rpm::Package,
+    entries: Vec<(u32, IndexData)>,
+) -> Result<(), String> {
+    const RESERVED_SPACE: u32 = IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE as u32;
+    let padded_length = |package: &rpm::Package| {
+        let offsets = package.metadata.get_package_segment_offsets();
+        offsets.header - offsets.signature_header
+    };
+    let before = padded_length(package);
+    let reserved = reserved_space(package)?;
+    add_entries(package, entries, reserved)?;
+    let without_reserve = padded_length(package);
+    let keep = usize::try_from(before.saturating_sub(without_reserve)).unwrap_or(0);
+    add_entries(
+        package,
+        vec![(RESERVED_SPACE, IndexData::Bin(vec![0; keep.min(reserved)]))],
+        0,
+    )
+}
+
+/// The length of the reserved space, or an error when the header has none.
+fn reserved_space(package: &rpm::Package) -> Result<usize, String> {
+    package
+        .metadata
+        .signature
+        .get_entry_data_as_binary(IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE)
+        .map(<[u8]>::len)
+        .map_err(|e| format!("signature header: no reserved space: {e}"))
+}
+
+/// Sets the signature header entries `added` (replacing entries with the same tags), taking
+/// `reserve_bytes` from the reserved space.
+fn add_entries(
+    package: &mut rpm::Package,
+    added: Vec<(u32, IndexData)>,
+    reserve_bytes: usize,
+) -> Result<(), String> {
+    const RESERVED_SPACE: u32 = IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE as u32;
+    const REGION: u32 = IndexSignatureTag::HEADER_SIGNATURES as u32;
+    let entries = package
+        .metadata
+        .signature
+        .get_all_entries()
+        .map_err(|e| format!("signature header: {e}"))?;
+    let mut rebuilt = Vec::with_capacity(entries.len() + added.len());
+    for (existing, value) in entries {
+        match (existing, value) {
+            (REGION, _) => {}
+            (existing, _) if added.iter().any(|(tag, _)| *tag == existing) => {}
+            (RESERVED_SPACE, IndexData::Bin(space)) => {
+                let keep = space.len().saturating_sub(reserve_bytes);
+                rebuilt.push(HeaderEntry::new(
+                    RESERVED_SPACE,
+                    IndexData::Bin(space[..keep].to_vec()),
+                ));
+            }
+            (existing, value) => rebuilt.push(HeaderEntry::new(existing, value)),
+        }
+    }
+    rebuilt.extend(
+        added
+            .into_iter()
+            .map(|(tag, data)| HeaderEntry::new(tag, data)),
+    );
+    package.metadata.signature =
+        rpm::Header::from_entries(rebuilt, IndexSignatureTag::HEADER_SIGNATURES);
+    Ok(())
+}
