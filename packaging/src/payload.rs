@@ -160,4 +160,11 @@ mod tests {
         .expect("decompress");
         assert!(round_trip == data, "round trip changed the data");
     }
+
+    #[test]
+    fn the_digest_hashed_while_writing_is_the_digest_of_the_output() {
+        let data = sample(9 << 20);
+        let (compressed, digest) = xz_compress_digested(&data, 0, 2).expect("compress");
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&compressed)));
+    }
 }

@@ -24,6 +24,9 @@ use md5::{Digest, Md5};
 use rpm::signature::Signing;
 use rpm::{HeaderEntry, IndexData, IndexSignatureTag};
 
+/// Bytes of one index record of a header.
+const INDEX_RECORD_BYTES: u64 = 16;
+
 /// Rebuilds the signature header of `package`, whose main header and payload are final:
 /// everything in the table above, signed by `signer` (dated `signature_time`) when given.
 /// `archive_size` is the uncompressed cpio size. The legacy entries take their bytes from the
@@ -117,7 +120,7 @@ where
 /// Adds `entries` to the signature header, shrinking the reserved space so that the header,
 /// padded to 8 bytes, keeps its length: the reserved space is the last entry and byte-aligned,
 /// so every byte taken from it is a byte less in the header. When the reserved space is too
-/// small, it is emptied and the header grows.
+/// small (or absent), it is emptied and the header grows.
 fn add_entries_within_reserved_space(
     package: &mut rpm::Package,
     entries: Vec<(u32, IndexData)>,
@@ -127,30 +130,32 @@ fn add_entries_within_reserved_space(
         let offsets = package.metadata.get_package_segment_offsets();
         offsets.header - offsets.signature_header
     };
-    let before = padded_length(package);
-    let reserved = reserved_space(package)?;
-    add_entries(package, entries, reserved)?;
-    let without_reserve = padded_length(package);
-    let keep = usize::try_from(before.saturating_sub(without_reserve)).unwrap_or(0);
-    add_entries(
-        package,
-        vec![(RESERVED_SPACE, IndexData::Bin(vec![0; keep.min(reserved)]))],
-        0,
-    )
-}
-
-/// The length of the reserved space, or an error when the header has none.
-fn reserved_space(package: &rpm::Package) -> Result<usize, String> {
-    package
+    let Ok(reserved) = package
         .metadata
         .signature
         .get_entry_data_as_binary(IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE)
         .map(<[u8]>::len)
-        .map_err(|e| format!("signature header: no reserved space: {e}"))
+    else {
+        return add_entries(package, entries, 0);
+    };
+    let before = padded_length(package);
+    add_entries(package, entries, reserved)?;
+    // Without the reserved space; adding it back costs its index record and its bytes.
+    let without_reserve = padded_length(package);
+    let room = before.saturating_sub(without_reserve + INDEX_RECORD_BYTES);
+    let keep = usize::try_from(room).unwrap_or(0).min(reserved);
+    if keep == 0 {
+        return Ok(());
+    }
+    add_entries(
+        package,
+        vec![(RESERVED_SPACE, IndexData::Bin(vec![0; keep]))],
+        0,
+    )
 }
 
 /// Sets the signature header entries `added` (replacing entries with the same tags), taking
-/// `reserve_bytes` from the reserved space.
+/// `reserve_bytes` from the reserved space, which is dropped when that empties it.
 fn add_entries(
     package: &mut rpm::Package,
     added: Vec<(u32, IndexData)>,
@@ -170,10 +175,12 @@ fn add_entries(
             (existing, _) if added.iter().any(|(tag, _)| *tag == existing) => {}
             (RESERVED_SPACE, IndexData::Bin(space)) => {
                 let keep = space.len().saturating_sub(reserve_bytes);
-                rebuilt.push(HeaderEntry::new(
-                    RESERVED_SPACE,
-                    IndexData::Bin(space[..keep].to_vec()),
-                ));
+                if keep > 0 {
+                    rebuilt.push(HeaderEntry::new(
+                        RESERVED_SPACE,
+                        IndexData::Bin(space[..keep].to_vec()),
+                    ));
+                }
             }
             (existing, value) => rebuilt.push(HeaderEntry::new(existing, value)),
         }
@@ -186,4 +193,60 @@ fn add_entries(
     package.metadata.signature =
         rpm::Header::from_entries(rebuilt, IndexSignatureTag::HEADER_SIGNATURES);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_SIGNER: Option<rpm::signature::pgp::Signer> = None;
+
+    fn package() -> rpm::Package {
+        let config = rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::None);
+        rpm::PackageBuilder::new("t", "1.0", "MIT", "noarch", "test package")
+            .using_config(config)
+            .build()
+            .expect("build")
+    }
+
+    fn padded_length(package: &rpm::Package) -> u64 {
+        let offsets = package.metadata.get_package_segment_offsets();
+        offsets.header - offsets.signature_header
+    }
+
+    fn has(package: &rpm::Package, tag: IndexSignatureTag) -> bool {
+        package.metadata.signature.entry_is_present(tag)
+    }
+
+    #[test]
+    fn the_legacy_entries_take_their_bytes_from_the_reserved_space() {
+        let mut expected = package();
+        expected.clear_signatures().expect("clear");
+        let mut rebuilt = package();
+        rebuild(&mut rebuilt, NO_SIGNER, 1, 100).expect("rebuild");
+        assert_eq!(padded_length(&rebuilt), padded_length(&expected));
+        assert!(has(&rebuilt, IndexSignatureTag::RPMSIGTAG_MD5));
+        assert!(has(&rebuilt, IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE));
+        assert!(!has(&rebuilt, IndexSignatureTag::RPMSIGTAG_PGP));
+    }
+
+    #[test]
+    fn a_reserved_space_too_small_is_dropped_and_the_header_grows() {
+        let mut small = package();
+        const RESERVED: u32 = IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE as u32;
+        add_entries(&mut small, vec![(RESERVED, IndexData::Bin(vec![0; 8]))], 0).expect("add");
+        small.clear_signatures().expect("clear");
+        let before = padded_length(&small);
+        rebuild(&mut small, NO_SIGNER, 1, 100).expect("rebuild");
+        assert!(!has(&small, IndexSignatureTag::RPMSIGTAG_RESERVEDSPACE));
+        assert!(has(&small, IndexSignatureTag::RPMSIGTAG_MD5));
+        assert!(padded_length(&small) > before);
+        assert_eq!(padded_length(&small) % 8, 0);
+        // It reads back whole.
+        let mut bytes = Vec::new();
+        small.write(&mut bytes).expect("write");
+        let read = rpm::Package::parse(&mut bytes.as_slice()).expect("parse");
+        assert_eq!(read.payload, small.payload);
+        assert!(has(&read, IndexSignatureTag::RPMSIGTAG_MD5));
+    }
 }
