@@ -1,6 +1,6 @@
 //! The signature header of a finished package, with the entries rpm 4.11's rpmbuild and rpmsign
-//! write: the size, header digests and header signature that newer rpm checks, and the legacy
-//! header+payload MD5 digest and RSA signature through which EL7 checks the payload.
+//! write: the size, the header digests and header signature that every rpm checks, and the
+//! legacy header+payload MD5 digest and RSA signature through which EL7 checks the payload.
 //!
 //! | tag | name | covers | written |
 //! | --- | --- | --- | --- |
@@ -29,9 +29,9 @@ const INDEX_RECORD_BYTES: u64 = 16;
 
 /// Rebuilds the signature header of `package`, whose main header and payload are final:
 /// everything in the table above, signed by `signer` (dated `signature_time`) when given.
-/// `archive_size` is the uncompressed cpio size. The legacy entries take their bytes from the
-/// reserved space, so the signature header keeps the size it has unsigned (under EL7's
-/// 8192-byte limit) and padded to 8 bytes.
+/// `archive_size` is the uncompressed cpio size. The legacy entries (MD5, PGP, PAYLOADSIZE)
+/// take their bytes from the reserved space, so the signature header is as long as without
+/// them (under EL7's 8192-byte limit) and padded to 8 bytes.
 pub fn rebuild<S>(
     package: &mut rpm::Package,
     signer: Option<S>,
@@ -62,7 +62,8 @@ where
         .map_err(|e| format!("signature header: {e}"))?;
 
     // MD5 on a second thread while the signer hashes the same bytes and signs: MD5 is the
-    // slower of the two, and by now the other package's build has usually left a core idle.
+    // slower of the two (md-5 inlines into this crate, unoptimised in the dev builds that
+    // `cargo xtask` runs), and by now the other package's build has usually left a core idle.
     let payload = &package.payload;
     let (md5, signatures) = std::thread::scope(|scope| {
         let md5 = scope.spawn(|| {
