@@ -11,6 +11,8 @@ use xshell::{cmd, Shell};
 
 use crate::e2e;
 
+mod pypi;
+
 /// Commands the tests call, and the Debian package that provides each.
 const TOOLS: &[(&str, &str)] = &[
     ("rpm", "rpm"),
@@ -71,6 +73,7 @@ impl Args {
             bail!("cargo xtask test runs the suite as root (namespaces, cgroups, rpm installroots); run it as root");
         }
         install_missing_tools(sh)?;
+        pypi::install_missing_tools(sh)?;
         if self.tools_only {
             return Ok(());
         }
@@ -159,6 +162,11 @@ pub fn install_missing_tools(sh: &Shell) -> Result<()> {
     if packages.is_empty() {
         return Ok(());
     }
+    apt_install(sh, &packages)
+}
+
+/// `apt-get update` and `apt-get install` of `packages`.
+fn apt_install(sh: &Shell, packages: &[&str]) -> Result<()> {
     println!("xtask test: installing {}", packages.join(" "));
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
     cmd!(sh, "apt-get update -q")
