@@ -12,6 +12,7 @@ use rpm::{Dependency, FileOptions, PackageBuilder};
 
 use crate::definition::{ConfigKind, DepOp, DepSpec, FileSource, PackageDefinition};
 use crate::license::{spdx_and, CrateInfo};
+use crate::sbom::{SbomSubject, SpdxDocument};
 use crate::signing::{SigningError, SigningKey};
 use crate::version::RpmVersion;
 
@@ -105,35 +106,8 @@ pub fn build_package(
         source,
     };
 
-    // License and bundled crates come from the binaries this package ships.
-    let mut crates: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
-    for file in &def.files {
-        if let FileSource::Binary(name) = &file.source {
-            for krate in settings.crates_by_binary.get(name).into_iter().flatten() {
-                crates.insert(
-                    (krate.name.clone(), krate.version.clone()),
-                    krate.license.clone(),
-                );
-            }
-        }
-    }
-    let mut license_terms: Vec<CrateInfo> = crates
-        .iter()
-        .map(|((name, version), license)| CrateInfo {
-            name: name.clone(),
-            version: version.clone(),
-            license: license.clone(),
-        })
-        .collect();
-    license_terms.push(CrateInfo {
-        name: def.name.clone(),
-        version: settings.version.version.clone(),
-        license: Some(settings.project_license.clone()),
-    });
-    let license = spdx_and(&license_terms).map_err(|message| BuildError::Invalid {
-        package: package.clone(),
-        message,
-    })?;
+    let crates = bundled_crates(def, settings);
+    let license = license_tag(def, settings, &crates)?;
 
     let config = rpm::BuildConfig::v4()
         // Written uncompressed; crate::payload compresses it as xz on every core.
@@ -192,8 +166,11 @@ pub fn build_package(
     for dep in &def.requires.postun {
         builder.requires(Dependency::script_postun(&dep.name));
     }
-    for (name, version) in crates.keys() {
-        builder.provides(Dependency::eq(format!("bundled(crate({name}))"), version));
+    for krate in &crates {
+        builder.provides(Dependency::eq(
+            format!("bundled(crate({}))", krate.name),
+            &krate.version,
+        ));
     }
 
     if let Some(body) = &def.scripts.pre {
@@ -223,17 +200,20 @@ pub fn build_package(
     let mut files: Vec<_> = def.files.iter().collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for file in files {
-        let (kind, source) = match &file.source {
-            FileSource::Binary(name) => ("binary", dirs.binaries.join(name)),
-            FileSource::Tree(rel) => ("source file", dirs.project_root.join(rel)),
-            FileSource::Generated(rel) => ("generated file", dirs.generated.join(rel)),
+        let read = |kind: &'static str, path: PathBuf| {
+            std::fs::read(&path).map_err(|_| BuildError::MissingInput {
+                package: package.clone(),
+                kind,
+                path,
+                dest: file.path.clone(),
+            })
         };
-        let content = std::fs::read(&source).map_err(|_| BuildError::MissingInput {
-            package: package.clone(),
-            kind,
-            path: source.clone(),
-            dest: file.path.clone(),
-        })?;
+        let content = match &file.source {
+            FileSource::Binary(name) => read("binary", dirs.binaries.join(name))?,
+            FileSource::Tree(rel) => read("source file", dirs.project_root.join(rel))?,
+            FileSource::Generated(rel) => read("generated file", dirs.generated.join(rel))?,
+            FileSource::Sbom => sbom_json(def, settings, &crates, &license)?,
+        };
         let content = if file.gzip { gzip(&content) } else { content };
         let mut options = FileOptions::new(&file.path)
             .user("root")
@@ -266,6 +246,100 @@ pub fn build_package(
     )
     .map_err(|message| BuildError::Invalid { package, message })?;
     Ok(built)
+}
+
+/// The third-party crates linked into the binaries `def` ships, each (name, version) once,
+/// sorted: the `bundled(crate())` provides, the terms of the License tag and the SBOM's crates.
+pub fn bundled_crates(def: &PackageDefinition, settings: &BuildSettings) -> Vec<CrateInfo> {
+    let mut crates: BTreeMap<(&str, &str), &CrateInfo> = BTreeMap::new();
+    for file in &def.files {
+        if let FileSource::Binary(name) = &file.source {
+            for krate in settings.crates_by_binary.get(name).into_iter().flatten() {
+                crates.insert((&krate.name, &krate.version), krate);
+            }
+        }
+    }
+    crates.into_values().cloned().collect()
+}
+
+/// The License tag: the SPDX AND of the bundled crates' licences and berth's own.
+fn license_tag(
+    def: &PackageDefinition,
+    settings: &BuildSettings,
+    crates: &[CrateInfo],
+) -> Result<String, BuildError> {
+    let mut terms = crates.to_vec();
+    terms.push(CrateInfo {
+        name: def.name.clone(),
+        version: settings.version.version.clone(),
+        license: Some(settings.project_license.clone()),
+        checksum: None,
+    });
+    spdx_and(&terms).map_err(|message| BuildError::Invalid {
+        package: def.name.clone(),
+        message,
+    })
+}
+
+/// The SPDX 2.3 JSON SBOM of the package `def` describes, as its `sbom = true` file ships it.
+pub fn package_sbom(
+    def: &PackageDefinition,
+    settings: &BuildSettings,
+) -> Result<Vec<u8>, BuildError> {
+    let crates = bundled_crates(def, settings);
+    let license = license_tag(def, settings, &crates)?;
+    sbom_json(def, settings, &crates, &license)
+}
+
+/// Writes the package's SBOM beside its RPM (`NAME-VERSION-RELEASE.ARCH.sbom.spdx.json` next to
+/// `NAME-VERSION-RELEASE.ARCH.rpm`) when the definition ships one; returns its path.
+pub fn write_sbom_beside(
+    def: &PackageDefinition,
+    settings: &BuildSettings,
+    rpm: &Path,
+) -> Result<Option<PathBuf>, BuildError> {
+    if !def.files.iter().any(|f| f.source == FileSource::Sbom) {
+        return Ok(None);
+    }
+    let file_name = rpm
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".rpm"))
+        .ok_or_else(|| BuildError::Invalid {
+            package: def.name.clone(),
+            message: format!("{} is not a .rpm path", rpm.display()),
+        })?;
+    let dest = rpm.with_file_name(format!("{file_name}.sbom.spdx.json"));
+    let json = package_sbom(def, settings)?;
+    crate::fsutil::write_atomic(&dest, &json).map_err(|source| BuildError::Io {
+        path: dest.clone(),
+        source,
+    })?;
+    Ok(Some(dest))
+}
+
+fn sbom_json(
+    def: &PackageDefinition,
+    settings: &BuildSettings,
+    crates: &[CrateInfo],
+    license: &str,
+) -> Result<Vec<u8>, BuildError> {
+    let evr = settings.version.evr();
+    let subject = SbomSubject {
+        name: &def.name,
+        evr: &evr,
+        arch: &settings.arch,
+        vendor: &def.vendor,
+        url: &def.url,
+        summary: &def.summary,
+        license,
+        source_date: settings.source_date,
+    };
+    let document = SpdxDocument::new(&subject, crates).map_err(|message| BuildError::Invalid {
+        package: def.name.clone(),
+        message: format!("SBOM: {message}"),
+    })?;
+    Ok(document.to_json())
 }
 
 /// Writes `pkg` into `dir` as NAME-VERSION-RELEASE.ARCH.rpm: temp file, fsync, rename.

@@ -40,6 +40,9 @@ pub enum FileSource {
     /// A file generated from the binaries at packaging time (completion script, man page),
     /// relative to the generated-files directory.
     Generated(String),
+    /// The package's SPDX 2.3 JSON SBOM, written by the builder from the crates its binaries
+    /// bundle ([`crate::sbom`]).
+    Sbom,
 }
 
 /// How rpm treats a configuration file on upgrade.
@@ -176,6 +179,8 @@ struct RawFile {
     binary: Option<String>,
     source: Option<String>,
     generated: Option<String>,
+    #[serde(default)]
+    sbom: bool,
     mode: u32,
     config: Option<ConfigKind>,
     #[serde(default)]
@@ -292,19 +297,18 @@ impl PackageDefinition {
             let start = entry.span().start;
             let file = entry.into_inner();
             check_path(&file.path).map_err(|m| lines.error(start, format!("files.path: {m}")))?;
-            let source = match (file.binary, file.source, file.generated) {
-                (Some(b), None, None) => FileSource::Binary(b),
-                (None, Some(s), None) => FileSource::Tree(PathBuf::from(s)),
-                (None, None, Some(g)) => FileSource::Generated(g),
-                _ => {
-                    return Err(lines.error(
-                        start,
-                        format!(
-                            "files: {} needs exactly one of binary, source or generated",
-                            file.path
-                        ),
-                    ))
-                }
+            let source = match (file.binary, file.source, file.generated, file.sbom) {
+                (Some(b), None, None, false) => FileSource::Binary(b),
+                (None, Some(s), None, false) => FileSource::Tree(PathBuf::from(s)),
+                (None, None, Some(g), false) => FileSource::Generated(g),
+                (None, None, None, true) => FileSource::Sbom,
+                _ => return Err(lines.error(
+                    start,
+                    format!(
+                        "files: {} needs exactly one of binary, source, generated or sbom = true",
+                        file.path
+                    ),
+                )),
             };
             files.push(FileSpec {
                 mode: check_mode(file.mode)
@@ -449,6 +453,24 @@ packager = "p"
             .to_string();
         assert!(
             msg.starts_with("d.toml:8: files: /a needs exactly one"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn sbom_file_is_its_own_source() {
+        let text = format!(
+            "{MINIMAL}[[files]]\npath = \"/usr/share/doc/demo/sbom.spdx.json\"\nsbom = true\nmode = 0o644\ndoc = true\n"
+        );
+        let def = PackageDefinition::parse(&text, Path::new("d.toml")).unwrap();
+        assert_eq!(def.files[0].source, FileSource::Sbom);
+        assert!(def.files[0].doc);
+        let text = text.replace("sbom = true", "sbom = true\nbinary = \"x\"");
+        let msg = PackageDefinition::parse(&text, Path::new("d.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("exactly one of binary, source, generated or sbom"),
             "{msg}"
         );
     }

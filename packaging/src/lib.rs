@@ -10,6 +10,7 @@
 //!   repomd.xml, repomd.xml.asc), incremental and swapped in atomically.
 //! - [`signing`]: RSA OpenPGP keys, generation and detached signatures.
 //! - [`repofile`]: the docker-ce.repo-style `.repo` file.
+//! - [`sbom`]: the SPDX 2.3 JSON SBOM each package ships (its bundled crates).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -34,6 +35,7 @@ pub mod license;
 pub mod payload;
 pub mod repodata;
 pub mod repofile;
+pub mod sbom;
 pub mod signature_header;
 pub mod signing;
 pub mod version;

@@ -7,6 +7,9 @@ pub struct CrateInfo {
     pub version: String,
     /// The crate's `license` field (an SPDX expression, or the legacy `A/B` form).
     pub license: Option<String>,
+    /// The SHA-256 of the crate's `.crate` file, from Cargo.lock's `checksum` field (registry
+    /// crates have one; git and path dependencies do not).
+    pub checksum: Option<String>,
 }
 
 /// Joins the crates' license expressions with AND: each expression is split at its top-level
@@ -115,6 +118,7 @@ mod tests {
             name: name.into(),
             version: "1.0.0".into(),
             license: license.map(Into::into),
+            checksum: None,
         }
     }
 

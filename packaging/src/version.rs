@@ -98,6 +98,19 @@ pub fn utc_stamp(unix_time: u64) -> String {
     )
 }
 
+/// `YYYY-MM-DDThh:mm:ssZ` in UTC, as SPDX's `created` field and RFC 3339 write it.
+pub fn utc_rfc3339(unix_time: u64) -> String {
+    let days = (unix_time / 86_400) as i64;
+    let secs = unix_time % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -135,5 +148,11 @@ mod tests {
         // 2024-02-29 13:14:15 UTC
         let v = RpmVersion::nightly(1_709_212_455, "abc1234").unwrap();
         assert_eq!(v.to_string(), "0.0.0~20240229131415.gabc1234-0");
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_seconds() {
+        assert_eq!(utc_rfc3339(1_709_212_455), "2024-02-29T13:14:15Z");
+        assert_eq!(utc_rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

@@ -88,6 +88,8 @@ fn install_upgrade_erase_over_file_url_with_gpg_checks() {
         "usr/bin/berth",
         "usr/lib/systemd/system/berth.socket",
         "etc/berth/daemon.json",
+        "usr/share/doc/berth-engine/sbom.spdx.json",
+        "usr/share/doc/berth-cli/sbom.spdx.json",
     ] {
         assert!(root.join(file).is_file(), "{file} is not installed");
     }

@@ -221,6 +221,8 @@ fn engine_ships_units_config_and_dirs_with_scriptlets() {
         "-rwxr-xr-x  /usr/bin/berthd",
         "-rw-r--r--  /usr/lib/systemd/system/berth.service",
         "-rw-r--r--  /usr/lib/systemd/system/berth.socket",
+        "drwxr-xr-x  /usr/share/doc/berth-engine",
+        "-rw-r--r-- d /usr/share/doc/berth-engine/sbom.spdx.json",
         "drwx--x---  /var/lib/berth",
     ];
     assert_eq!(files.lines().collect::<Vec<_>>(), expected);
@@ -287,6 +289,8 @@ fn engine_ships_units_config_and_dirs_with_scriptlets() {
         [
             "/usr/bin/berth",
             "/usr/share/bash-completion/completions/berth",
+            "/usr/share/doc/berth-cli",
+            "/usr/share/doc/berth-cli/sbom.spdx.json",
             "/usr/share/licenses/berth-cli/LICENSE",
             "/usr/share/man/man1/berth.1.gz",
             "/usr/share/man/man8/berthd.8.gz",

@@ -1,5 +1,5 @@
 //! `cargo xtask rpm`: packages the engine binaries as berth-engine and berth-cli RPMs into
-//! bundles/<version>/rpm/el7/x86_64/. The RPM writing itself is berth-packaging's; this stage
+//! bundles/<version>/rpm/el7/x86_64/, each with its SPDX SBOM beside it. The RPM writing itself is berth-packaging's; this stage
 //! finds the inputs (binaries, generated docs, crate metadata, key) and orchestrates.
 
 mod crates;
@@ -123,7 +123,10 @@ impl Args {
                     let (dirs, settings, key, out) = (&dirs, &settings, key.as_ref(), &out);
                     scope.spawn(move || -> Result<PathBuf> {
                         let pkg = builder::build_package(def, dirs, settings, key)?;
-                        Ok(builder::write_package(&pkg, out)?)
+                        let rpm = builder::write_package(&pkg, out)?;
+                        // The SBOM the package ships, also beside it for scanners.
+                        builder::write_sbom_beside(def, settings, &rpm)?;
+                        Ok(rpm)
                     })
                 })
                 .collect();

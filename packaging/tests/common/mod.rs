@@ -14,6 +14,7 @@ use berth_packaging::definition::PackageDefinition;
 use berth_packaging::license::CrateInfo;
 use berth_packaging::signing::SigningKey;
 use berth_packaging::version::RpmVersion;
+use sha2::Digest;
 
 /// SOURCE_DATE_EPOCH used by the tests: 2024-01-02 03:04:05 UTC.
 pub const SOURCE_DATE: u32 = 1_704_164_645;
@@ -118,6 +119,10 @@ pub fn settings(cargo_version: &str) -> BuildSettings {
         name: name.into(),
         version: version.into(),
         license: Some(license.into()),
+        // A stand-in .crate SHA-256, distinct per crate.
+        checksum: Some(hex::encode(sha2::Sha256::digest(
+            format!("{name}-{version}.crate").as_bytes(),
+        ))),
     };
     let mut by_binary = BTreeMap::new();
     by_binary.insert(

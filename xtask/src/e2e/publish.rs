@@ -127,7 +127,7 @@ impl ServedRepo {
                 let destination = match &file.source {
                     FileSource::Binary(binary) => binaries.join(binary),
                     FileSource::Generated(generated_name) => generated.join(generated_name),
-                    FileSource::Tree(_) => continue,
+                    FileSource::Tree(_) | FileSource::Sbom => continue,
                 };
                 if let Some(parent) = destination.parent() {
                     std::fs::create_dir_all(parent)?;

@@ -1,10 +1,11 @@
-//! The third-party crates linked into each engine binary, from `cargo metadata`'s resolve graph:
-//! they give the License tag and the `bundled(crate(NAME)) = VERSION` provides.
+//! The third-party crates linked into each engine binary, from `cargo metadata`'s resolve graph
+//! and Cargo.lock's checksums: they give the License tag, the `bundled(crate(NAME)) = VERSION`
+//! provides and the SBOM.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use berth_packaging::license::CrateInfo;
 use cargo_metadata::{DependencyKind, MetadataCommand, PackageId};
 
@@ -29,6 +30,7 @@ pub fn crates_by_binary(
     let nodes: HashMap<&PackageId, &cargo_metadata::Node> =
         resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
+    let checksums = lockfile_checksums(&project_root.join("Cargo.lock"))?;
 
     let mut project_license = None;
     let mut out = BTreeMap::new();
@@ -64,17 +66,70 @@ pub fn crates_by_binary(
             .filter(|id| !members.contains(id))
             .filter_map(|id| packages.get(id))
             .filter(|p| !is_proc_macro(p))
-            .map(|p| CrateInfo {
-                name: p.name.to_string(),
-                version: p.version.to_string(),
-                license: p.license.clone(),
-            })
-            .collect();
+            .map(|p| crate_info(p, &checksums))
+            .collect::<Result<_>>()?;
         crates.sort();
         out.insert(binary.to_string(), crates);
     }
     let project_license = project_license.context("the engine packages have no license field")?;
     Ok((project_license, out))
+}
+
+/// Cargo.lock's `[[package]]` entries, as far as the SBOM needs them.
+#[derive(serde::Deserialize)]
+struct Lockfile {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
+}
+
+#[derive(serde::Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+    source: Option<String>,
+    checksum: Option<String>,
+}
+
+/// (name, version, source) → the `.crate` SHA-256 Cargo.lock records for it.
+type Checksums = HashMap<(String, String, String), String>;
+
+fn lockfile_checksums(path: &Path) -> Result<Checksums> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let lockfile: Lockfile =
+        toml::from_str(&text).with_context(|| format!("{}: not a Cargo.lock", path.display()))?;
+    Ok(lockfile
+        .package
+        .into_iter()
+        .filter_map(|p| Some(((p.name, p.version, p.source?), p.checksum?)))
+        .collect())
+}
+
+/// A crate with its Cargo.lock checksum; a registry crate without one is an error naming it.
+fn crate_info(package: &cargo_metadata::Package, checksums: &Checksums) -> Result<CrateInfo> {
+    let (name, version) = (package.name.to_string(), package.version.to_string());
+    let checksum = match &package.source {
+        Some(source) => {
+            let key = (name.clone(), version.clone(), source.repr.clone());
+            let checksum = checksums.get(&key).cloned();
+            let registry = ["registry+", "sparse+"]
+                .iter()
+                .any(|kind| source.repr.starts_with(kind));
+            if checksum.is_none() && registry {
+                bail!(
+                    "Cargo.lock has no checksum for {name} {version} ({})",
+                    source.repr
+                );
+            }
+            checksum
+        }
+        None => None,
+    };
+    Ok(CrateInfo {
+        name,
+        version,
+        license: package.license.clone(),
+        checksum,
+    })
 }
 
 fn is_proc_macro(package: &cargo_metadata::Package) -> bool {
