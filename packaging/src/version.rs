@@ -59,16 +59,38 @@ impl RpmVersion {
         })
     }
 
-    /// A nightly: `0.0.0~YYYYMMDDHHMMSS.g<commit>` with Release `0`.
-    pub fn nightly(unix_time: u64, commit: &str) -> Result<Self, VersionError> {
+    /// A nightly built after the release `cargo_version`, sorting above it and below the next
+    /// release: `0.1.0` → `0.1.1~nightly.YYYYMMDD.HHMMSS.g<commit>`, and a pre-release
+    /// `0.2.0-rc.1` → `0.2.0~rc.1.nightly.…` (above rc.1, below rc.2 and 0.2.0). Release `0`.
+    /// `~` is rpm 4.10's pre-release marker (EL7 has 4.11); `^` would need rpm 4.15.
+    pub fn nightly(
+        cargo_version: &str,
+        unix_time: u64,
+        commit: &str,
+    ) -> Result<Self, VersionError> {
         if commit.is_empty() || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(VersionError {
                 version: commit.to_string(),
                 reason: "nightly commit must be a hex abbreviation",
             });
         }
+        let released = Self::release(cargo_version)?.version;
+        let stamp = utc_stamp(unix_time);
+        let (date, time) = stamp.split_at(8);
+        let suffix = format!("nightly.{date}.{time}.g{commit}");
+        let version = match released.split_once('~') {
+            Some(_) => format!("{released}.{suffix}"),
+            None => {
+                let (head, patch) = released.rsplit_once('.').unwrap_or(("0.0", "0"));
+                let next: u64 = patch.parse().map_err(|_| VersionError {
+                    version: cargo_version.to_string(),
+                    reason: "patch number too large",
+                })?;
+                format!("{head}.{}~{suffix}", next + 1)
+            }
+        };
         Ok(RpmVersion {
-            version: format!("0.0.0~{}.g{commit}", utc_stamp(unix_time)),
+            version,
             release: "0".to_string(),
         })
     }
@@ -146,8 +168,11 @@ mod tests {
     #[test]
     fn nightly_uses_utc_timestamp() {
         // 2024-02-29 13:14:15 UTC
-        let v = RpmVersion::nightly(1_709_212_455, "abc1234").unwrap();
-        assert_eq!(v.to_string(), "0.0.0~20240229131415.gabc1234-0");
+        let v = RpmVersion::nightly("0.1.0", 1_709_212_455, "abc1234").unwrap();
+        assert_eq!(v.to_string(), "0.1.1~nightly.20240229.131415.gabc1234-0");
+        let v = RpmVersion::nightly("0.2.0-rc.1", 1_709_212_455, "abc1234").unwrap();
+        assert_eq!(v.version, "0.2.0~rc.1.nightly.20240229.131415.gabc1234");
+        assert!(RpmVersion::nightly("0.1.0", 0, "not-hex").is_err());
     }
 
     #[test]

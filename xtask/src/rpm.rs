@@ -32,7 +32,7 @@ pub struct Args {
     /// Armored RSA secret key to sign with; without one the RPMs are unsigned.
     #[arg(long, env = "BERTH_GPG_KEY_FILE")]
     pub gpg_key: Option<PathBuf>,
-    /// Build a nightly: version 0.0.0~YYYYMMDDHHMMSS.g<commit>, release 0.
+    /// Build a nightly: version <next patch>~nightly.YYYYMMDD.HHMMSS.g<commit>, release 0.
     #[arg(long)]
     pub nightly: bool,
     /// Output directory [default: bundles/<version>/rpm/el7/x86_64].
@@ -79,7 +79,7 @@ impl Args {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs();
             let commit = source.commit.trim_end_matches("-dirty");
-            RpmVersion::nightly(now, commit)?
+            RpmVersion::nightly(&source.version, now, commit)?
         } else {
             RpmVersion::release(&source.version)?
         };
