@@ -8,6 +8,8 @@
 //!   header+payload.
 //! - [`repodata`]: a yum 3.4.3-compatible repository (primary/filelists/other .xml.gz,
 //!   repomd.xml, repomd.xml.asc), incremental and swapped in atomically.
+//! - [`channels`]: the tree of channels (stable, test, nightly) × kinds (binary, debuginfo,
+//!   source) × `$releasever`, publishing into it and promoting between channels.
 //! - [`signing`]: RSA OpenPGP keys, generation and detached signatures.
 //! - [`repofile`]: the docker-ce.repo-style `.repo` file.
 //! - [`sbom`]: the SPDX 2.3 JSON SBOM each package ships (its bundled crates).
@@ -29,6 +31,7 @@
 //! ```
 
 pub mod builder;
+pub mod channels;
 pub mod definition;
 pub mod fsutil;
 pub mod license;

@@ -1,8 +1,7 @@
 //! The docker-ce.repo-style `.repo` file: berth-{stable,test,nightly} with -debuginfo and
 //! -source variants, only stable enabled.
 
-/// The channels a repository publishes.
-pub const CHANNELS: [&str; 3] = ["stable", "test", "nightly"];
+pub use crate::channels::CHANNELS;
 
 /// Renders the `.repo` file from `template` (repo/berth.repo.in), in which `@BASE_URL@`,
 /// `@GPGCHECK@` and `@GPGKEY@` are replaced. Unsigned repositories get gpgcheck=0.

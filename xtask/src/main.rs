@@ -8,6 +8,7 @@ mod binary;
 mod build;
 mod e2e;
 mod gpg_keygen;
+mod promote;
 mod release;
 mod repo;
 mod rpm;
@@ -39,6 +40,8 @@ enum Command {
     Rpm(rpm::Args),
     /// Write or update the signed yum repository under bundles/repo.
     Repo(repo::Args),
+    /// Copy one version's signed RPMs from one channel to another (e.g. test → stable).
+    Promote(promote::Args),
     /// build → binary → rpm → repo in one command.
     Release(release::Args),
     /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
@@ -62,6 +65,7 @@ fn main() -> Result<()> {
         Command::VerifyReproducible(args) => args.run(&sh),
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
+        Command::Promote(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
         Command::GpgKeygen(args) => args.run(&sh),
         Command::E2e(args) => args.run(&sh),

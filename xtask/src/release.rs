@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use xshell::Shell;
 
 use crate::binary::{build_binaries, BuildOptions};
@@ -13,10 +13,12 @@ pub struct Args {
     /// Armored RSA secret key; without one the release is unsigned (gpgcheck=0).
     #[arg(long, env = "BERTH_GPG_KEY_FILE")]
     pub gpg_key: Option<PathBuf>,
-    /// Repository channel: stable, test or nightly.
-    #[arg(long, default_value = "stable")]
-    pub channel: String,
-    /// Build a nightly version (0.0.0~<time>.g<commit>-0) into the nightly channel.
+    /// Repository channel: stable, test or nightly [default: stable, or nightly with --nightly].
+    /// The nightly channel gets a nightly version.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Build a nightly version (<next patch>~nightly.<date>.<time>.g<commit>-0) into the nightly
+    /// channel (the same as `--channel nightly`).
     #[arg(long)]
     pub nightly: bool,
     /// Where bundles/repo is published [default: file:// of bundles/repo].
@@ -35,6 +37,19 @@ pub struct Args {
 impl Args {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = crate::util::project_root();
+        // Checked before the (long) build, so a typo costs nothing and writes nothing.
+        let channel = match (&self.channel, self.nightly) {
+            (None, false) => "stable",
+            (None, true) => "nightly",
+            (Some(name), nightly) => {
+                let channel = berth_packaging::channels::check_channel(name)?;
+                if nightly && channel != "nightly" {
+                    bail!("--nightly goes to the nightly channel, not --channel {channel}");
+                }
+                channel
+            }
+        };
+        let nightly = channel == "nightly";
         // build + binary: the binary stage builds (or reuses) the build image itself.
         let binaries = if self.host_build {
             None
@@ -48,7 +63,7 @@ impl Args {
         let rpm = crate::rpm::Args {
             binaries,
             gpg_key: self.gpg_key.clone(),
-            nightly: self.nightly,
+            nightly,
             out: None,
             xz_level: berth_packaging::payload::DEFAULT_XZ_LEVEL,
         }
@@ -58,20 +73,16 @@ impl Args {
             None => None,
         };
         let rpm_dir = rpm.rpms.first().and_then(|p| p.parent()).map(PathBuf::from);
-        let channel = if self.nightly {
-            "nightly".to_string()
-        } else {
-            self.channel
-        };
         let channel_dir = crate::repo::Args {
             rpms: rpm_dir,
-            channel,
+            channel: channel.to_string(),
             releasever: "7".to_string(),
             basearch: "x86_64".to_string(),
             base_url: self.base_url,
             gpg_key: self.gpg_key,
             keep: self.keep,
             strict: false,
+            repo_dir: None,
         }
         .publish(sh, key.as_ref())?;
 

@@ -1,11 +1,13 @@
-//! `cargo xtask repo`: adds the RPMs to the yum repository under
-//! bundles/repo/el/<releasever>/<basearch>/<channel>/, rewrites its signed repodata (written by
-//! berth-packaging), exports the public key as bundles/repo/gpg and writes bundles/repo/berth.repo.
+//! `cargo xtask repo`: publishes the RPMs into one channel of the yum repository under
+//! bundles/repo (berth-packaging's `channels`: el/7/{<basearch>,debug-<basearch>,source}/
+//! <channel>/, the other releasevers linked to el/7), rewrites every channel's signed repodata,
+//! exports the public key as bundles/repo/gpg and writes bundles/repo/berth.repo.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use berth_packaging::repodata::{self, RepoOptions};
+use berth_packaging::channels::publish::{self, PublishOptions};
+use berth_packaging::channels::{self, Kind, Tree};
 use berth_packaging::repofile;
 use berth_packaging::signing::SigningKey;
 use xshell::Shell;
@@ -20,7 +22,8 @@ pub struct Args {
     /// Channel: stable, test or nightly.
     #[arg(long, default_value = "stable")]
     pub channel: String,
-    /// $releasever of the repository path.
+    /// A $releasever the packages are for: 7, 8, 9, 7Server or 7Workstation. They all share
+    /// el/7's files (the others are symlinks to it), so any of them gives the same tree.
     #[arg(long, default_value = "7")]
     pub releasever: String,
     /// $basearch of the repository path.
@@ -39,10 +42,16 @@ pub struct Args {
     /// Fail on an unreadable RPM instead of skipping it with a warning.
     #[arg(long)]
     pub strict: bool,
+    /// The repository tree to write [default: bundles/repo].
+    #[arg(long)]
+    pub repo_dir: Option<PathBuf>,
 }
 
 impl Args {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        // Bad names fail before anything else is said or written.
+        channels::check_channel(&self.channel)?;
+        channels::check_releasever(&self.releasever)?;
         let key = crate::rpm::load_key(self.gpg_key.as_deref())?;
         let written = self.publish(sh, key.as_ref())?;
         println!("{}", written.display());
@@ -51,15 +60,10 @@ impl Args {
 
     /// Publishes the RPMs; returns the channel directory.
     pub fn publish(self, sh: &Shell, key: Option<&SigningKey>) -> Result<PathBuf> {
-        if !repofile::CHANNELS.contains(&self.channel.as_str()) {
-            bail!(
-                "--channel {}: must be one of {}",
-                self.channel,
-                repofile::CHANNELS.join(", ")
-            );
-        }
+        let channel = channels::check_channel(&self.channel)?;
+        channels::check_releasever(&self.releasever)?;
         let root = crate::util::project_root();
-        let repo_root = root.join("bundles/repo");
+        let repo_root = self.repo_dir.unwrap_or_else(|| root.join("bundles/repo"));
         let rpm_dir = match self.rpms {
             Some(dir) => dir,
             None => {
@@ -68,33 +72,32 @@ impl Args {
             }
         };
         let rpms = list_rpms(&rpm_dir)?;
-        let channel_dir = repo_root
-            .join("el")
-            .join(&self.releasever)
-            .join(&self.basearch)
-            .join(&self.channel);
-        repodata::add_packages(&channel_dir, &rpms)?;
-        let options = RepoOptions {
+        let tree = Tree::new(&repo_root, &self.basearch);
+        let options = PublishOptions {
             keep: self.keep,
             strict: self.strict,
             key,
-            ..RepoOptions::default()
         };
         let started = std::time::Instant::now();
-        let report = repodata::update_repository(&channel_dir, &options)?;
-        for (path, reason) in &report.skipped {
-            eprintln!("warning: skipped {}: {reason}", path.display());
-        }
-        for path in &report.removed {
-            eprintln!("removed {} (--keep)", path.display());
+        let reports = publish::publish(&tree, channel, &rpms, &options)?;
+        let mut packages = 0;
+        for entry in &reports {
+            for (path, reason) in &entry.report.skipped {
+                eprintln!("warning: skipped {}: {reason}", path.display());
+            }
+            for path in &entry.report.removed {
+                eprintln!("removed {} (--keep)", path.display());
+            }
+            if entry.channel == channel {
+                packages += entry.report.packages;
+            }
         }
         eprintln!(
-            "repodata: {} packages ({} read, {} reused) in {:.2}s, {}",
-            report.packages,
-            report.read,
-            report.reused,
+            "repodata: {packages} packages in the {channel} channel, {} channel directories \
+             rewritten in {:.2}s, {}",
+            reports.len(),
             started.elapsed().as_secs_f64(),
-            if report.signed { "signed" } else { "UNSIGNED" }
+            if key.is_some() { "signed" } else { "UNSIGNED" }
         );
         if let Some(key) = key {
             key.write_public_key(&repo_root.join("gpg"))?;
@@ -113,7 +116,7 @@ impl Args {
         )
         .with_context(|| format!("write {}", repo_file.display()))?;
         eprintln!("wrote {}", repo_file.display());
-        Ok(channel_dir)
+        Ok(tree.channel_dir(&self.releasever, Kind::Binary, channel))
     }
 }
 

@@ -66,24 +66,34 @@ pub struct Dnf {
     cache: PathBuf,
     reposdir: PathBuf,
     config: PathBuf,
+    /// The `$releasever` dnf expands (`--releasever`).
+    pub releasever: String,
 }
 
 impl Dnf {
     /// A fresh root under `dir` whose only repository is `baseurl`, checked with `gpgkey`
     /// (gpgcheck=1, repo_gpgcheck=1) when given; the key is imported into the root's rpmdb.
     pub fn new(dir: &Path, name: &str, baseurl: &str, key: Option<&Path>) -> Dnf {
-        let root = dir.join(format!("{name}-root"));
-        let cache = dir.join(format!("{name}-cache"));
-        let reposdir = dir.join(format!("{name}-repos"));
-        for d in [&root, &cache, &reposdir] {
-            std::fs::create_dir_all(d).unwrap();
-        }
         let check = if key.is_some() { "1" } else { "0" };
         let mut repo = format!(
             "[berth-test]\nname=berth test\nbaseurl={baseurl}\nenabled=1\ngpgcheck={check}\nrepo_gpgcheck={check}\nmetadata_expire=0\n"
         );
         if let Some(key) = key {
             repo.push_str(&format!("gpgkey=file://{}\n", key.display()));
+        }
+        Dnf::with_repo_file(dir, name, &repo, key)
+    }
+
+    /// A fresh root under `dir` whose repositories are the sections of `repo_file` (a .repo
+    /// file's text); `key`, when given, is imported into the root's rpmdb.
+    pub fn with_repo_file(dir: &Path, name: &str, repo_file: &str, key: Option<&Path>) -> Dnf {
+        let root = dir.join(format!("{name}-root"));
+        let cache = dir.join(format!("{name}-cache"));
+        let reposdir = dir.join(format!("{name}-repos"));
+        for d in [&root, &cache, &reposdir] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        if let Some(key) = key {
             super::run(
                 Command::new("rpm")
                     .arg("--root")
@@ -92,7 +102,7 @@ impl Dnf {
                     .arg(key),
             );
         }
-        std::fs::write(reposdir.join("berth-test.repo"), repo).unwrap();
+        std::fs::write(reposdir.join("berth-test.repo"), repo_file).unwrap();
         // The host's /etc/dnf/dnf.conf is not part of the test.
         let config = dir.join(format!("{name}-dnf.conf"));
         std::fs::write(&config, "[main]\n").unwrap();
@@ -101,6 +111,7 @@ impl Dnf {
             cache,
             reposdir,
             config,
+            releasever: "7".to_string(),
         }
     }
 
@@ -112,7 +123,11 @@ impl Dnf {
             .arg(format!("--setopt=reposdir={}", self.reposdir.display()))
             .arg(format!("--setopt=cachedir={}", self.cache.display()))
             .arg(format!("--config={}", self.config.display()))
-            .args(["--releasever=7", "--setopt=install_weak_deps=0"])
+            .arg(format!("--releasever={}", self.releasever))
+            .args([
+                "--setopt=install_weak_deps=0",
+                "--setopt=skip_if_unavailable=False",
+            ])
             .args(args)
             .output()
             .unwrap()

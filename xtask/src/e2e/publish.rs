@@ -250,6 +250,11 @@ fn copy_tree(source: &Path, destination: &Path) -> Result<()> {
         } else if kind.is_file() {
             std::fs::copy(entry.path(), &target)
                 .with_context(|| format!("copying {}", entry.path().display()))?;
+        } else if kind.is_symlink() {
+            // el/8, el/9, el/7Server, ... are links to el/7.
+            let link = std::fs::read_link(entry.path())?;
+            std::os::unix::fs::symlink(&link, &target)
+                .with_context(|| format!("linking {}", target.display()))?;
         }
     }
     Ok(())
