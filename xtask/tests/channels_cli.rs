@@ -1,0 +1,214 @@
+//! `cargo xtask repo --channel` and `cargo xtask promote` as a user runs them: every channel
+//! directory of every served releasever gets signed repodata, promotion copies once, and a bad
+//! channel, releasever or version is one `Error:` line, a non-zero exit and nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use berth_packaging::builder::{self, BuildSettings, SourceDirs};
+use berth_packaging::definition::PackageDefinition;
+use berth_packaging::version::RpmVersion;
+
+const CHANNELS: [&str; 3] = ["stable", "test", "nightly"];
+const KINDS: [&str; 3] = ["x86_64", "debug-x86_64", "source"];
+const RELEASEVERS: [&str; 5] = ["7", "8", "9", "7Server", "7Workstation"];
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn xtask(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env_remove("BERTH_GPG_KEY_FILE")
+        // anyhow adds a backtrace to the error line when these ask for one.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("run xtask")
+}
+
+fn ok(args: &[&std::ffi::OsStr]) -> (String, String) {
+    let out = xtask(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "xtask {args:?} failed:\n{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// Fails with exactly one line on stderr, which contains `expected`.
+fn refused(args: &[&std::ffi::OsStr], expected: &str) {
+    let out = xtask(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "xtask {args:?} succeeded");
+    assert_eq!(stderr.lines().count(), 1, "not one line:\n{stderr}");
+    assert!(
+        stderr.starts_with("Error: ") && stderr.contains(expected),
+        "{stderr}"
+    );
+}
+
+/// berth-engine and berth-cli 0.1.0 built from shell-script stand-ins, unsigned RPM files.
+fn stand_in_rpms(dir: &Path) -> PathBuf {
+    let binaries = dir.join("binaries");
+    let generated = dir.join("generated");
+    std::fs::create_dir_all(&binaries).unwrap();
+    std::fs::create_dir_all(&generated).unwrap();
+    for name in ["berth", "berthd", "berth-runtime"] {
+        std::fs::write(binaries.join(name), format!("#!/bin/sh\necho {name}\n")).unwrap();
+    }
+    for (name, text) in [
+        ("berth.bash", "complete -W ps berth\n"),
+        ("berth.1", ".TH BERTH 1\n"),
+        ("berthd.8", ".TH BERTHD 8\n"),
+    ] {
+        std::fs::write(generated.join(name), text).unwrap();
+    }
+    let dirs = SourceDirs {
+        project_root: project_root(),
+        binaries,
+        generated,
+    };
+    let settings = BuildSettings::new(RpmVersion::release("0.1.0").unwrap(), 1_704_164_645);
+    let out = dir.join("rpms");
+    for name in ["berth-engine", "berth-cli"] {
+        let definition =
+            PackageDefinition::load(&project_root().join("rpm").join(format!("{name}.toml")))
+                .unwrap();
+        let pkg = builder::build_package(&definition, &dirs, &settings, None).unwrap();
+        builder::write_package(&pkg, &out).unwrap();
+    }
+    out
+}
+
+#[test]
+fn repo_and_promote_through_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.asc");
+    ok(&[
+        "gpg-keygen".as_ref(),
+        "--out".as_ref(),
+        key.as_os_str(),
+        "--bits".as_ref(),
+        "2048".as_ref(),
+    ]);
+    let rpms = stand_in_rpms(dir.path());
+    let tree = dir.path().join("repo");
+    let (stdout, _) = ok(&[
+        "repo".as_ref(),
+        "--channel".as_ref(),
+        "test".as_ref(),
+        "--rpms".as_ref(),
+        rpms.as_os_str(),
+        "--repo-dir".as_ref(),
+        tree.as_os_str(),
+        "--gpg-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(
+        stdout.trim(),
+        tree.join("el/7/x86_64/test").to_str().unwrap()
+    );
+    for releasever in RELEASEVERS {
+        for kind in KINDS {
+            for channel in CHANNELS {
+                let repodata = tree
+                    .join("el")
+                    .join(releasever)
+                    .join(kind)
+                    .join(channel)
+                    .join("repodata");
+                for file in ["repomd.xml", "repomd.xml.asc"] {
+                    assert!(
+                        repodata.join(file).is_file(),
+                        "{}/{file} is missing",
+                        repodata.display()
+                    );
+                }
+            }
+        }
+    }
+    let repo_file = std::fs::read_to_string(tree.join("berth.repo")).unwrap();
+    assert!(repo_file.contains("[berth-test-source]"), "{repo_file}");
+
+    let promote = |version: &str| {
+        ok(&[
+            "promote".as_ref(),
+            "--version".as_ref(),
+            version.as_ref(),
+            "--from".as_ref(),
+            "test".as_ref(),
+            "--to".as_ref(),
+            "stable".as_ref(),
+            "--repo-dir".as_ref(),
+            tree.as_os_str(),
+            "--gpg-key".as_ref(),
+            key.as_os_str(),
+        ])
+    };
+    let (stdout, _) = promote("0.1.0");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    let stable = tree.join("el/7/x86_64/stable/Packages");
+    assert!(stable.join("berth-engine-0.1.0-1.el7.x86_64.rpm").is_file());
+    let (stdout, stderr) = promote("0.1.0");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("nothing to do"), "{stderr}");
+
+    // Bad names and versions: one line, non-zero, nothing written.
+    let fresh = dir.path().join("fresh");
+    for (flag, value, expected) in [
+        (
+            "--channel",
+            "beta",
+            "channel \"beta\": not one of stable, test, nightly",
+        ),
+        ("--releasever", "6", "releasever \"6\": not served"),
+    ] {
+        refused(
+            &[
+                "repo".as_ref(),
+                flag.as_ref(),
+                value.as_ref(),
+                "--rpms".as_ref(),
+                rpms.as_os_str(),
+                "--repo-dir".as_ref(),
+                fresh.as_os_str(),
+            ],
+            expected,
+        );
+        assert!(!fresh.exists(), "{flag} {value} wrote {}", fresh.display());
+    }
+    let before = std::fs::read(tree.join("el/7/x86_64/stable/repodata/repomd.xml")).unwrap();
+    refused(
+        &[
+            "promote".as_ref(),
+            "--version".as_ref(),
+            "9.9.9".as_ref(),
+            "--from".as_ref(),
+            "test".as_ref(),
+            "--to".as_ref(),
+            "stable".as_ref(),
+            "--repo-dir".as_ref(),
+            tree.as_os_str(),
+        ],
+        "version \"9.9.9\": no package of that version in the test channel",
+    );
+    let after = std::fs::read(tree.join("el/7/x86_64/stable/repodata/repomd.xml")).unwrap();
+    assert_eq!(before, after);
+    // release checks its channel before building anything.
+    refused(
+        &["release".as_ref(), "--channel".as_ref(), "beta".as_ref()],
+        "channel \"beta\"",
+    );
+    refused(
+        &[
+            "release".as_ref(),
+            "--nightly".as_ref(),
+            "--channel".as_ref(),
+            "stable".as_ref(),
+        ],
+        "--nightly goes to the nightly channel",
+    );
+}
