@@ -1,14 +1,15 @@
 //! Every section of the generated berth.repo works: each channel (stable, test, nightly) and
 //! kind (binary, debuginfo, source), for every served `$releasever` (7, 8, 9, 7Server,
 //! 7Workstation), checked with `dnf makecache` after the edit `yum-config-manager --enable`
-//! makes; installs with --releasever 8, 9 and 7Server from one set of RPM files.
+//! makes; installs with --releasever 8, 9 and 7Server from one set of RPM files; source and
+//! debuginfo RPMs land in their own sections.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use berth_packaging::channels::publish::{publish, PublishOptions};
-use berth_packaging::channels::{Kind, Tree, CHANNELS, RELEASEVERS};
+use berth_packaging::channels::{package_files, Kind, Tree, CHANNELS, RELEASEVERS};
 use berth_packaging::signing::SigningKey;
 use common::dnf::{base_provides_rpm, Dnf};
 use common::*;
@@ -205,4 +206,70 @@ fn unknown_channel_writes_nothing() {
     let err = publish(&tree, "stable", &inputs, &PublishOptions::default()).unwrap_err();
     assert!(err.to_string().contains("broken-1.0-1.x86_64.rpm"), "{err}");
     assert!(!tree.root.exists(), "something was written");
+}
+
+/// A stand-in berth-debuginfo package.
+fn debuginfo_rpm(dir: &Path, key: &SigningKey) -> PathBuf {
+    let mut builder = rpm::PackageBuilder::new(
+        "berth-debuginfo",
+        "1.0.0",
+        "Apache-2.0",
+        "x86_64",
+        "Debug information for package berth",
+    );
+    builder
+        .using_config(rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Gzip(1)))
+        .release("1.el7")
+        .with_file_contents(
+            "stand-in debug info",
+            rpm::FileOptions::new("/usr/lib/debug/usr/bin/berthd.debug"),
+        )
+        .unwrap();
+    let pkg = builder.build_and_sign(key.rpm_signer().unwrap()).unwrap();
+    berth_packaging::builder::write_package(&pkg, dir).unwrap()
+}
+
+#[test]
+fn source_and_debuginfo_rpms_go_to_their_sections() {
+    require_tool("dnf");
+    require_tool("rpmbuild");
+    let dir = tempfile::tempdir().unwrap();
+    let key = test_key();
+    let (tree, repo_file) = signed_tree(dir.path(), &key);
+    let rpms = [
+        source_rpm(dir.path()),
+        debuginfo_rpm(&dir.path().join("debug"), &key),
+    ];
+    let opts = PublishOptions {
+        key: Some(&key),
+        ..PublishOptions::default()
+    };
+    publish(&tree, "test", &rpms, &opts).unwrap();
+    let placed = [
+        (Kind::Source, "berth-1.0.0-1.el7.src.rpm"),
+        (Kind::Debuginfo, "berth-debuginfo-1.0.0-1.el7.x86_64.rpm"),
+    ];
+    for (kind, file) in placed {
+        let path = tree.files_dir(kind, "test").join("Packages").join(file);
+        assert!(path.is_file(), "{} is missing", path.display());
+    }
+    assert!(
+        package_files(&tree.files_dir(Kind::Binary, "test"))
+            .unwrap()
+            .is_empty(),
+        "source or debuginfo packages landed in the binary directory"
+    );
+
+    let edited = ["berth-test-source", "berth-test-debuginfo"]
+        .iter()
+        .fold(repo_file, |text, s| enable(&text, s));
+    let mut dnf = Dnf::with_repo_file(dir.path(), "kinds", &edited, None);
+    dnf.releasever = "9".to_string();
+    let source = dnf.ok(&["repoquery", "--repo=berth-test-source", "--arch=src"]);
+    assert!(source.contains("berth-0:1.0.0-1.el7.src"), "{source}");
+    let debug = dnf.ok(&["repoquery", "--repo=berth-test-debuginfo"]);
+    assert!(
+        debug.contains("berth-debuginfo-0:1.0.0-1.el7.x86_64"),
+        "{debug}"
+    );
 }

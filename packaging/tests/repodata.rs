@@ -76,6 +76,31 @@ fn repodata_describes_the_same_packages_as_createrepo_c() {
 }
 
 #[test]
+fn a_source_rpm_is_listed_as_createrepo_c_lists_it() {
+    require_tool("createrepo_c");
+    require_tool("rpmbuild");
+    let dir = tempfile::tempdir().unwrap();
+    let srpm = source_rpm(dir.path());
+    let ours = dir.path().join("ours");
+    let theirs = dir.path().join("theirs");
+    repodata::add_packages(&ours, std::slice::from_ref(&srpm)).unwrap();
+    repodata::add_packages(&theirs, &[srpm]).unwrap();
+    repodata::update_repository(&ours, &RepoOptions::default()).unwrap();
+    run(Command::new("createrepo_c")
+        .args(["--no-database", "--quiet"])
+        .arg(&theirs));
+    let ours = read_repo(&ours);
+    let theirs = read_repo(&theirs);
+    assert_eq!(ours.len(), 1);
+    assert_eq!(
+        ours, theirs,
+        "the source package's entry differs from createrepo_c's"
+    );
+    let entry = ours.values().next().unwrap();
+    assert_eq!(entry.arch, "src");
+}
+
+#[test]
 fn update_reuses_unchanged_entries_and_keeps_n_versions() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");

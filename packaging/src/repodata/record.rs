@@ -149,7 +149,12 @@ impl PackageRecord {
         Ok(PackageRecord {
             pkgid,
             name: meta.get_name()?.to_string(),
-            arch: meta.get_arch()?.to_string(),
+            // A source RPM's ARCH tag is the build host's; repodata lists it as "src".
+            arch: if meta.is_source_package() {
+                "src".to_string()
+            } else {
+                meta.get_arch()?.to_string()
+            },
             epoch: meta.get_epoch().unwrap_or(0),
             version: meta.get_version()?.to_string(),
             release: meta.get_release()?.to_string(),

@@ -167,6 +167,25 @@ pub fn build_both(
         .collect()
 }
 
+/// A source RPM from Debian's rpmbuild (`-bs` of a minimal spec).
+pub fn source_rpm(dir: &Path) -> PathBuf {
+    let top = dir.join("rpmbuild");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
+    let spec = top.join("SPECS/berth.spec");
+    std::fs::write(
+        &spec,
+        "Name: berth\nVersion: 1.0.0\nRelease: 1.el7\nSummary: Container engine\nLicense: Apache-2.0\n\
+         %description\nStand-in source package.\n%files\n",
+    )
+    .unwrap();
+    run(Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .args(["--quiet", "-bs"])
+        .arg(&spec));
+    top.join("SRPMS/berth-1.0.0-1.el7.src.rpm")
+}
+
 /// A fresh 2048-bit RSA key (4096 in releases; 2048 keeps the tests fast).
 pub fn test_key() -> SigningKey {
     SigningKey::generate(2048, "berth test key <test@example.invalid>").unwrap()
