@@ -83,6 +83,39 @@ fn stand_in_rpms(dir: &Path) -> PathBuf {
     out
 }
 
+/// `dnf makecache` with a copy of the generated berth.repo in which every section is enabled
+/// (`yum-config-manager --enable` sets enabled=1), for every served releasever.
+fn makecache_with_every_section(dir: &Path, repo_file: &str) {
+    let all_enabled = repo_file.replace("enabled=0", "enabled=1");
+    for releasever in RELEASEVERS {
+        let work = dir.join(format!("dnf-{releasever}"));
+        let reposdir = work.join("repos");
+        std::fs::create_dir_all(&reposdir).unwrap();
+        std::fs::write(reposdir.join("berth.repo"), &all_enabled).unwrap();
+        std::fs::write(work.join("dnf.conf"), "[main]\n").unwrap();
+        let out = Command::new("dnf")
+            .arg("-y")
+            .arg(format!("--installroot={}", work.join("root").display()))
+            .arg(format!("--setopt=reposdir={}", reposdir.display()))
+            .arg(format!(
+                "--setopt=cachedir={}",
+                work.join("cache").display()
+            ))
+            .arg(format!("--config={}", work.join("dnf.conf").display()))
+            .arg(format!("--releasever={releasever}"))
+            .args(["--setopt=skip_if_unavailable=False", "makecache"])
+            .output()
+            .expect("run dnf");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && text.contains("Metadata cache created"),
+            "dnf makecache --releasever={releasever} failed:\n{text}"
+        );
+        assert_eq!(text.matches("Importing GPG key").count(), 9, "{text}");
+    }
+}
+
 #[test]
 fn repo_and_promote_through_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,6 +165,7 @@ fn repo_and_promote_through_the_command_line() {
     }
     let repo_file = std::fs::read_to_string(tree.join("berth.repo")).unwrap();
     assert!(repo_file.contains("[berth-test-source]"), "{repo_file}");
+    makecache_with_every_section(dir.path(), &repo_file);
 
     let promote = |version: &str| {
         ok(&[
