@@ -72,9 +72,8 @@ impl Args {
             Some(path) => Some(berth_packaging::signing::SigningKey::load(path)?),
             None => None,
         };
-        let rpm_dir = rpm.rpms.first().and_then(|p| p.parent()).map(PathBuf::from);
         let channel_dir = crate::repo::Args {
-            rpms: rpm_dir,
+            rpms: None,
             channel: channel.to_string(),
             releasever: "7".to_string(),
             basearch: "x86_64".to_string(),
@@ -84,7 +83,9 @@ impl Args {
             strict: false,
             repo_dir: None,
         }
-        .publish(sh, key.as_ref())?;
+        // Exactly the RPMs just built: the output directory also holds earlier builds (a
+        // nightly beside the release), which must not land in this channel.
+        .publish_files(&rpm.rpms, key.as_ref())?;
 
         println!("release {}:", rpm.version);
         for path in &rpm.rpms {

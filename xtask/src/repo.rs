@@ -58,20 +58,26 @@ impl Args {
         Ok(())
     }
 
-    /// Publishes the RPMs; returns the channel directory.
+    /// Publishes every RPM of `--rpms`; returns the channel directory.
     pub fn publish(self, sh: &Shell, key: Option<&SigningKey>) -> Result<PathBuf> {
-        let channel = channels::check_channel(&self.channel)?;
-        channels::check_releasever(&self.releasever)?;
-        let root = crate::util::project_root();
-        let repo_root = self.repo_dir.unwrap_or_else(|| root.join("bundles/repo"));
-        let rpm_dir = match self.rpms {
-            Some(dir) => dir,
+        let rpm_dir = match &self.rpms {
+            Some(dir) => dir.clone(),
             None => {
+                let root = crate::util::project_root();
                 let version = SourceInfo::read(sh, &root)?.version;
                 root.join("bundles").join(version).join("rpm/el7/x86_64")
             }
         };
         let rpms = list_rpms(&rpm_dir)?;
+        self.publish_files(&rpms, key)
+    }
+
+    /// Publishes exactly `rpms` (`--rpms` is not read); returns the channel directory.
+    pub fn publish_files(self, rpms: &[PathBuf], key: Option<&SigningKey>) -> Result<PathBuf> {
+        let channel = channels::check_channel(&self.channel)?;
+        channels::check_releasever(&self.releasever)?;
+        let root = crate::util::project_root();
+        let repo_root = self.repo_dir.unwrap_or_else(|| root.join("bundles/repo"));
         let tree = Tree::new(&repo_root, &self.basearch);
         let options = PublishOptions {
             keep: self.keep,
@@ -79,7 +85,7 @@ impl Args {
             key,
         };
         let started = std::time::Instant::now();
-        let reports = publish::publish(&tree, channel, &rpms, &options)?;
+        let reports = publish::publish(&tree, channel, rpms, &options)?;
         let mut packages = 0;
         for entry in &reports {
             for (path, reason) in &entry.report.skipped {
