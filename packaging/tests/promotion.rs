@@ -272,3 +272,29 @@ fn nightlies_sort_after_their_release_and_before_the_next() {
     );
     assert_eq!(rpm_vercmp(&nightly, &release("0.2.0")), -1, "{nightly}");
 }
+
+#[test]
+fn promotion_skips_an_unreadable_rpm_or_fails_under_strict() {
+    let fx = Fixture::new();
+    fx.publish("0.1.0", "test", None);
+    let broken = fx
+        .channel_dir("test")
+        .join("Packages/broken-0.1.0-1.x86_64.rpm");
+    std::fs::write(&broken, b"\xed\xab\xee\xdb not an rpm").unwrap();
+    let strict = PublishOptions {
+        strict: true,
+        ..fx.opts()
+    };
+    let err = promote(&fx.tree, "0.1.0", "test", "stable", &strict).unwrap_err();
+    assert!(
+        err.to_string().contains("broken-0.1.0-1.x86_64.rpm"),
+        "{err}"
+    );
+    assert!(fx.versions("stable").is_empty(), "copied despite --strict");
+
+    let done = promote(&fx.tree, "0.1.0", "test", "stable", &fx.opts()).unwrap();
+    assert_eq!(done.copied.len(), 2);
+    assert_eq!(done.skipped.len(), 1, "{:?}", done.skipped);
+    assert_eq!(done.skipped[0].0, broken);
+    assert_eq!(fx.versions("stable"), ["0.1.0"]);
+}

@@ -53,6 +53,14 @@ impl Args {
         };
         let tree = Tree::new(&repo_root, &self.basearch);
         let done = promote(&tree, &self.version, &self.from, &self.to, &options)?;
+        for (path, reason) in &done.skipped {
+            eprintln!("warning: skipped {}: {reason}", path.display());
+        }
+        for entry in &done.reports {
+            for (path, reason) in &entry.report.skipped {
+                eprintln!("warning: skipped {}: {reason}", path.display());
+            }
+        }
         for path in &done.copied {
             println!("{}", path.display());
         }

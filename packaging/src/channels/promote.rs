@@ -19,6 +19,8 @@ pub struct Promotion {
     pub already: Vec<PathBuf>,
     /// The rewritten repodata; empty when nothing was copied.
     pub reports: Vec<ChannelReport>,
+    /// Unreadable RPMs in the `from` channel, skipped (an error under `strict`).
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 /// Whether `version` names this package's version: the RPM Version (`0.1.1`,
@@ -44,6 +46,7 @@ pub fn promote(
     }
     tree.check_links()?;
 
+    let mut promotion = Promotion::default();
     let mut chosen = Vec::new();
     for kind in Kind::ALL {
         for path in package_files(&tree.files_dir(kind, from))? {
@@ -51,7 +54,7 @@ pub fn promote(
                 Ok(package) if version_matches(version, &package) => chosen.push(package),
                 Ok(_) => {}
                 Err(err) if opts.strict => return Err(err),
-                Err(err) => tracing::warn!(error = %err, "skipping unreadable RPM"),
+                Err(err) => promotion.skipped.push((path, err.to_string())),
             }
         }
     }
@@ -62,7 +65,6 @@ pub fn promote(
         });
     }
 
-    let mut promotion = Promotion::default();
     let mut to_copy = Vec::new();
     for package in chosen {
         let file_name = package.path.file_name().unwrap_or_default();
