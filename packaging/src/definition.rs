@@ -302,13 +302,15 @@ impl PackageDefinition {
                 (None, Some(s), None, false) => FileSource::Tree(PathBuf::from(s)),
                 (None, None, Some(g), false) => FileSource::Generated(g),
                 (None, None, None, true) => FileSource::Sbom,
-                _ => return Err(lines.error(
-                    start,
-                    format!(
+                _ => {
+                    return Err(lines.error(
+                        start,
+                        format!(
                         "files: {} needs exactly one of binary, source, generated or sbom = true",
                         file.path
                     ),
-                )),
+                    ))
+                }
             };
             files.push(FileSpec {
                 mode: check_mode(file.mode)
