@@ -9,6 +9,7 @@ mod build;
 mod e2e;
 mod gpg_keygen;
 mod promote;
+mod publish;
 mod release;
 mod repo;
 mod rpm;
@@ -42,6 +43,8 @@ enum Command {
     Repo(repo::Args),
     /// Copy one version's signed RPMs from one channel to another (e.g. test → stable).
     Promote(promote::Args),
+    /// Sync bundles/repo into a served directory: packages, repodata, then repomd.xml by rename.
+    Publish(publish::Args),
     /// build → binary → rpm → repo in one command.
     Release(release::Args),
     /// Generate a development RSA signing key (pure Rust) for the RPMs and the repository.
@@ -66,6 +69,7 @@ fn main() -> Result<()> {
         Command::Rpm(args) => args.run(&sh),
         Command::Repo(args) => args.run(&sh),
         Command::Promote(args) => args.run(&sh),
+        Command::Publish(args) => args.run(&sh),
         Command::Release(args) => args.run(&sh),
         Command::GpgKeygen(args) => args.run(&sh),
         Command::E2e(args) => args.run(&sh),

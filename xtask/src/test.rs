@@ -40,6 +40,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("hyperfine", "hyperfine"),
     ("time", "time"),
     ("ps", "procps"),
+    ("nginx", "nginx"),
 ];
 
 #[derive(clap::Args)]

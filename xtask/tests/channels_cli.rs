@@ -2,86 +2,16 @@
 //! directory of every served releasever gets signed repodata, promotion copies once, and a bad
 //! channel, releasever or version is one `Error:` line, a non-zero exit and nothing written.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use berth_packaging::builder::{self, BuildSettings, SourceDirs};
-use berth_packaging::definition::PackageDefinition;
-use berth_packaging::version::RpmVersion;
+use std::path::Path;
+use std::process::Command;
+
+use common::{ok, refused, stand_in_rpms};
 
 const CHANNELS: [&str; 3] = ["stable", "test", "nightly"];
 const KINDS: [&str; 3] = ["x86_64", "debug-x86_64", "source"];
 const RELEASEVERS: [&str; 5] = ["7", "8", "9", "7Server", "7Workstation"];
-
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_owned()
-}
-
-fn xtask(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env_remove("BERTH_GPG_KEY_FILE")
-        // anyhow adds a backtrace to the error line when these ask for one.
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .output()
-        .expect("run xtask")
-}
-
-fn ok(args: &[&std::ffi::OsStr]) -> (String, String) {
-    let out = xtask(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "xtask {args:?} failed:\n{stderr}");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-}
-
-/// Fails with exactly one line on stderr, which contains `expected`.
-fn refused(args: &[&std::ffi::OsStr], expected: &str) {
-    let out = xtask(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "xtask {args:?} succeeded");
-    assert_eq!(stderr.lines().count(), 1, "not one line:\n{stderr}");
-    assert!(
-        stderr.starts_with("Error: ") && stderr.contains(expected),
-        "{stderr}"
-    );
-}
-
-/// berth-engine and berth-cli 0.1.0 built from shell-script stand-ins, unsigned RPM files.
-fn stand_in_rpms(dir: &Path) -> PathBuf {
-    let binaries = dir.join("binaries");
-    let generated = dir.join("generated");
-    std::fs::create_dir_all(&binaries).unwrap();
-    std::fs::create_dir_all(&generated).unwrap();
-    for name in ["berth", "berthd", "berth-runtime"] {
-        std::fs::write(binaries.join(name), format!("#!/bin/sh\necho {name}\n")).unwrap();
-    }
-    for (name, text) in [
-        ("berth.bash", "complete -W ps berth\n"),
-        ("berth.1", ".TH BERTH 1\n"),
-        ("berthd.8", ".TH BERTHD 8\n"),
-    ] {
-        std::fs::write(generated.join(name), text).unwrap();
-    }
-    let dirs = SourceDirs {
-        project_root: project_root(),
-        binaries,
-        generated,
-    };
-    let settings = BuildSettings::new(RpmVersion::release("0.1.0").unwrap(), 1_704_164_645);
-    let out = dir.join("rpms");
-    for name in ["berth-engine", "berth-cli"] {
-        let definition =
-            PackageDefinition::load(&project_root().join("rpm").join(format!("{name}.toml")))
-                .unwrap();
-        let pkg = builder::build_package(&definition, &dirs, &settings, None).unwrap();
-        builder::write_package(&pkg, &out).unwrap();
-    }
-    out
-}
 
 /// `dnf makecache` with a copy of the generated berth.repo in which every section is enabled
 /// (`yum-config-manager --enable` sets enabled=1), for every served releasever.
@@ -127,7 +57,7 @@ fn repo_and_promote_through_the_command_line() {
         "--bits".as_ref(),
         "2048".as_ref(),
     ]);
-    let rpms = stand_in_rpms(dir.path());
+    let rpms = stand_in_rpms(dir.path(), "0.1.0");
     let tree = dir.path().join("repo");
     let (stdout, _) = ok(&[
         "repo".as_ref(),

@@ -10,9 +10,11 @@
 //!
 //! - [`publish`]: add RPMs to a channel and refresh every channel's repodata.
 //! - [`promote`]: copy one version's signed RPMs from one channel to another.
+//! - [`sync`]: copy the tree into a served directory without a half-updated moment.
 
 pub mod promote;
 pub mod publish;
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 
