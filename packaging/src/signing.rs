@@ -31,6 +31,8 @@ pub enum SigningError {
         origin: String,
         algorithm: PublicKeyAlgorithm,
     },
+    #[error("{origin}: this key cannot sign: {message}")]
+    CannotSign { origin: String, message: String },
     #[error("OpenPGP: {0}")]
     Pgp(String),
 }
@@ -51,9 +53,13 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Reads an armored secret key file.
     pub fn load(path: &Path) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SigningError::Io {
+        let bytes = std::fs::read(path).map_err(|source| SigningError::Io {
             path: path.display().to_string(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| SigningError::Parse {
+            origin: path.display().to_string(),
+            message: "binary data, not armored text".to_string(),
         })?;
         Self::from_armored(&text, &path.display().to_string())
     }
@@ -74,10 +80,22 @@ impl SigningKey {
                 algorithm: key.algorithm(),
             });
         }
-        Ok(SigningKey {
+        let signing_key = SigningKey {
             key,
             armored: text.to_string(),
-        })
+        };
+        // A key that parses may still be unable to sign (a passphrase-protected secret, a
+        // primary without the signing flag rpm-rs needs): find out before anything is written.
+        let probe = signing_key
+            .sign_detached(b"berth signing probe")
+            .and_then(|_| signing_key.rpm_signer().map(|_| ()));
+        if let Err(err) = probe {
+            return Err(SigningError::CannotSign {
+                origin: origin.to_string(),
+                message: err.to_string(),
+            });
+        }
+        Ok(signing_key)
     }
 
     /// Generates an RSA primary key that can certify and sign, without subkeys.

@@ -57,10 +57,30 @@ enum Command {
     Bench(bench::Args),
 }
 
-fn main() -> Result<()> {
+fn main() {
     // xtask is the init binary of the build containers it runs (see binary::container).
     berth_runtime::init_hook();
     let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("Error: {}", one_line(&err));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes on one line; a cause the message already quotes is not repeated.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+fn run(cli: Cli) -> Result<()> {
     let sh = util::project_shell()?;
     match cli.command {
         Command::Build(args) => args.run(&sh),

@@ -50,6 +50,11 @@ impl Args {
             }
         };
         let nightly = channel == "nightly";
+        // The key too: one that cannot sign fails now, not after the build.
+        let key = match &self.gpg_key {
+            Some(path) => Some(berth_packaging::signing::SigningKey::load(path)?),
+            None => None,
+        };
         // build + binary: the binary stage builds (or reuses) the build image itself.
         let binaries = if self.host_build {
             None
@@ -68,12 +73,9 @@ impl Args {
             xz_level: berth_packaging::payload::DEFAULT_XZ_LEVEL,
         }
         .build(sh)?;
-        let key = match &self.gpg_key {
-            Some(path) => Some(berth_packaging::signing::SigningKey::load(path)?),
-            None => None,
-        };
         let channel_dir = crate::repo::Args {
             rpms: None,
+            version: None,
             channel: channel.to_string(),
             releasever: "7".to_string(),
             basearch: "x86_64".to_string(),

@@ -19,6 +19,10 @@ pub struct Args {
     /// Directory of RPMs to add [default: bundles/<version>/rpm/el7/x86_64].
     #[arg(long)]
     pub rpms: Option<PathBuf>,
+    /// Publish the RPMs of this version's bundles (bundles/<VERSION>/rpm/el7/x86_64)
+    /// [default: the workspace's version].
+    #[arg(long, conflicts_with = "rpms")]
+    pub version: Option<String>,
     /// Channel: stable, test or nightly.
     #[arg(long, default_value = "stable")]
     pub channel: String,
@@ -60,12 +64,21 @@ impl Args {
 
     /// Publishes every RPM of `--rpms`; returns the channel directory.
     pub fn publish(self, sh: &Shell, key: Option<&SigningKey>) -> Result<PathBuf> {
-        let rpm_dir = match &self.rpms {
-            Some(dir) => dir.clone(),
-            None => {
+        let rpm_dir = match (&self.rpms, &self.version) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(version)) => {
+                let dir = bundle_rpm_dir(version);
+                if !dir.is_dir() {
+                    bail!(
+                        "--version {version}: no bundles ({} does not exist; run `cargo xtask rpm` for that version first)",
+                        dir.display()
+                    );
+                }
+                dir
+            }
+            (None, None) => {
                 let root = crate::util::project_root();
-                let version = SourceInfo::read(sh, &root)?.version;
-                root.join("bundles").join(version).join("rpm/el7/x86_64")
+                bundle_rpm_dir(&SourceInfo::read(sh, &root)?.version)
             }
         };
         let rpms = list_rpms(&rpm_dir)?;
@@ -124,6 +137,14 @@ impl Args {
         eprintln!("wrote {}", repo_file.display());
         Ok(tree.channel_dir(&self.releasever, Kind::Binary, channel))
     }
+}
+
+/// Where `cargo xtask rpm` puts a version's RPMs.
+fn bundle_rpm_dir(version: &str) -> PathBuf {
+    crate::util::project_root()
+        .join("bundles")
+        .join(version)
+        .join("rpm/el7/x86_64")
 }
 
 fn list_rpms(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{check_channel, ChannelError, Kind, PackageFile, Tree};
+use super::{check_channel, package_files, ChannelError, Kind, PackageFile, Tree};
 use crate::repodata::{self, RepoOptions, RepoReport};
 use crate::signing::SigningKey;
 
@@ -31,7 +31,8 @@ pub struct ChannelReport {
 /// Adds `rpms` to `channel` and refreshes the repodata of every channel directory.
 ///
 /// Every input is read (headers only) before anything is written, so an unknown channel, a
-/// misplaced link or an unreadable input RPM leaves the tree as it was.
+/// misplaced link or an unreadable input RPM (or, under `strict`, an unreadable RPM already in
+/// a channel) leaves the tree as it was.
 pub fn publish(
     tree: &Tree,
     channel: &str,
@@ -44,6 +45,15 @@ pub fn publish(
         .iter()
         .map(|path| PackageFile::read(path))
         .collect::<Result<Vec<_>, _>>()?;
+    if opts.strict {
+        // Under --strict an unreadable RPM already in any channel fails the publish: find it
+        // now, before the new packages are copied in, so nothing is left half-written.
+        for (_, _, dir) in tree.all_files_dirs() {
+            for path in package_files(&dir)? {
+                PackageFile::read(&path)?;
+            }
+        }
+    }
     for kind in Kind::ALL {
         let of_kind: Vec<PathBuf> = files
             .iter()
