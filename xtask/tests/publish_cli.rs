@@ -156,13 +156,21 @@ fn dnf_never_sees_a_half_published_channel() {
 
     // The root is served as a production host serves it: the .repo file and the key.
     let repo_file = Command::new("curl")
-        .args(["-fsS", &format!("{url}/berth.repo")])
+        .args(["-fsS", "--max-time", "30", &format!("{url}/berth.repo")])
         .output()
         .unwrap();
     assert!(repo_file.status.success());
     assert!(String::from_utf8_lossy(&repo_file.stdout).contains(&format!("baseurl={url}/el/")));
     let history = Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
         .arg(format!("{url}/el/7/x86_64/stable/.publish-history/"))
         .output()
         .unwrap();
@@ -295,6 +303,17 @@ fn publish_refuses_bad_input_in_one_line_and_writes_nothing() {
         &format!("{name}: a different file of that name is already published"),
     );
     assert_eq!(std::fs::read(&served_rpm).unwrap(), before);
+    assert_eq!(std::fs::read(&repomd).unwrap(), repomd_before);
+
+    // A source channel without repodata is named, not skipped.
+    std::fs::write(&source_rpm, &before).unwrap();
+    let lost = setup.source.join("el/7/source/nightly/repodata/repomd.xml");
+    std::fs::remove_file(&lost).unwrap();
+    publish(
+        &setup.source,
+        &setup.served,
+        &format!("{}: missing in the source", lost.display()),
+    );
     assert_eq!(std::fs::read(&repomd).unwrap(), repomd_before);
 }
 

@@ -61,6 +61,8 @@ pub struct SyncReport {
 pub enum SyncError {
     #[error("{0}: no repository to publish (no el/7 directory; run `cargo xtask repo` first)")]
     SourceMissing(PathBuf),
+    #[error("{0}: missing in the source, which every channel has after `cargo xtask repo`; run it again")]
+    NoRepodata(PathBuf),
     #[error("{0}: destination is not a writable directory: {1}")]
     DestinationUnusable(PathBuf, std::io::Error),
     #[error("{0}: a different file of that name is already published; packages are never overwritten in place")]
@@ -127,7 +129,9 @@ pub fn sync(source: &Tree, dest_root: &Path, opts: &SyncOptions) -> Result<SyncR
         let repomd_path = dir.join("repodata/repomd.xml");
         let repomd = match std::fs::read(&repomd_path) {
             Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SyncError::NoRepodata(repomd_path))
+            }
             Err(err) => return Err(io_err(&repomd_path)(err)),
         };
         let signature_path = dir.join("repodata/repomd.xml.asc");

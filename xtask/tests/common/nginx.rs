@@ -14,6 +14,17 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx with `root` as its document root; its files go under `work`.
     pub fn serve(root: &Path, work: &Path) -> Nginx {
+        // Another test may take the free port between our look and nginx's bind: try again.
+        for _ in 0..4 {
+            if let Some(nginx) = Nginx::try_serve(root, work) {
+                return nginx;
+            }
+        }
+        let log = std::fs::read_to_string(work.join("error.log")).unwrap_or_default();
+        panic!("nginx did not start:\n{log}");
+    }
+
+    fn try_serve(root: &Path, work: &Path) -> Option<Nginx> {
         std::fs::create_dir_all(work.join("tmp")).unwrap();
         // A free port: bind port 0, read it, let it go for nginx.
         let port = TcpListener::bind("127.0.0.1:0")
@@ -51,18 +62,17 @@ http {{
             .spawn()
             .expect("nginx is needed: run `cargo xtask test`, which installs it");
         let mut nginx = Nginx { child, port };
-        // Bounded wait for the listening socket.
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return nginx;
+        // Bounded wait for the listening socket; None when nginx exits (e.g. port taken).
+        for _ in 0..400 {
+            if let Ok(Some(_)) = nginx.child.try_wait() {
+                return None;
             }
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                let log = std::fs::read_to_string(work.join("error.log")).unwrap_or_default();
-                panic!("nginx exited with {status}:\n{log}");
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(nginx);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("nginx did not listen on 127.0.0.1:{port}");
+        panic!("nginx did not listen on 127.0.0.1:{port} within 20s");
     }
 
     pub fn url(&self) -> String {
