@@ -81,7 +81,18 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// SIGTERM (nginx's fast shutdown stops its worker too; a SIGKILLed master would leave
+    /// the worker behind), then SIGKILL if it has not exited within 10s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
