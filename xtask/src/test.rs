@@ -48,9 +48,9 @@ pub struct Args {
     /// Only check and install the tools; do not run the tests.
     #[arg(long)]
     pub tools_only: bool,
-    /// Run only the quick stage (`cargo test --workspace`): skip the build-container stage
-    /// (a static release build, checked and built twice for reproducibility) and the end-to-end
-    /// stage on a systemd host.
+    /// Run only the format-and-lints stage and the quick stage (`cargo test --workspace`): skip
+    /// the build-container stage (a static release build, checked and built twice for
+    /// reproducibility) and the end-to-end stage on a systemd host.
     #[arg(long)]
     pub quick: bool,
     /// Skip the end-to-end stage only.
@@ -79,6 +79,17 @@ impl Args {
             return Ok(());
         }
         report_free_disk(sh);
+        stage("format and lints", || {
+            cmd!(sh, "cargo fmt --all -- --check")
+                .run()
+                .context("cargo fmt --check found unformatted files (run cargo fmt --all)")?;
+            cmd!(
+                sh,
+                "cargo clippy --workspace --all-targets --locked -- -D warnings"
+            )
+            .run()
+            .context("cargo clippy found warnings")
+        })?;
         let cargo_args = &self.cargo_args;
         stage("unit and integration tests", || {
             cmd!(sh, "cargo test --workspace --locked {cargo_args...}")
