@@ -110,12 +110,27 @@ pub struct SystemInfo {
     /// Whether CPU CFS period works.
     pub cpu_cfs_period: bool,
     /// Whether CPU shares work.
+    #[serde(rename = "CPUShares")]
     pub cpu_shares: bool,
+    /// Whether cpuset works.
+    #[serde(rename = "CPUSet")]
+    pub cpu_set: bool,
     /// Whether pids limits work.
     pub pids_limit: bool,
+    /// Whether kernel memory limits work (deprecated by the kernel: always false, as dockerd).
+    pub kernel_memory: bool,
+    /// Whether kernel TCP buffer limits work (cgroup v1 only).
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: bool,
+    /// Whether the OOM killer can be disabled (cgroup v1 only).
+    pub oom_kill_disable: bool,
     /// Whether IPv4 forwarding is on.
     #[serde(rename = "IPv4Forwarding")]
     pub ipv4_forwarding: bool,
+    /// Whether bridge-nf-call-iptables is on.
+    pub bridge_nf_iptables: bool,
+    /// Whether bridge-nf-call-ip6tables is on.
+    pub bridge_nf_ip6tables: bool,
     /// Debug mode.
     pub debug: bool,
     /// Open file descriptors of the daemon.

@@ -22,7 +22,8 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             broken_pipe::exit_if_caused(&err);
-            eprintln!("{err}");
+            // The whole chain on one line ("context: cause: root cause"), as berthd prints.
+            eprintln!("{err:#}");
             1
         }
     };

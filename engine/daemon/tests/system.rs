@@ -262,3 +262,167 @@ fn real_docker_cli_version_and_info() {
         format!("{} overlay2", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Whether the sysctl reads "1", as the test reads it itself.
+fn sysctl_on(name: &str) -> bool {
+    std::fs::read_to_string(std::path::Path::new("/proc/sys").join(name))
+        .is_ok_and(|value| value.trim() == "1")
+}
+
+#[test]
+fn info_reports_this_hosts_cgroup_limits_and_backing_filesystem() {
+    use std::path::Path;
+    let daemon = Daemon::start("{}", &[]);
+    let info = daemon.request("GET", "/info", None).json();
+
+    // The limits, from the files this test reads itself.
+    let cgroup = Path::new("/sys/fs/cgroup");
+    let unified = info["CgroupVersion"] == "2";
+    assert_eq!(
+        unified,
+        !cgroup.join("memory").is_dir() && cgroup.join("cgroup.controllers").exists()
+    );
+    let expected: [(&str, bool); 10] = if unified {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap()
+            .trim_start_matches('/')
+            .to_owned();
+        let controllers =
+            std::fs::read_to_string(cgroup.join(&own).join("cgroup.controllers")).unwrap();
+        let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
+        [
+            ("MemoryLimit", has("memory")),
+            (
+                "SwapLimit",
+                has("memory") && cgroup.join(&own).join("memory.swap.max").exists(),
+            ),
+            ("KernelMemory", false),
+            ("KernelMemoryTCP", false),
+            ("OomKillDisable", false),
+            ("CpuCfsQuota", has("cpu")),
+            ("CpuCfsPeriod", has("cpu")),
+            ("CPUShares", has("cpu")),
+            ("CPUSet", has("cpuset")),
+            ("PidsLimit", has("pids")),
+        ]
+    } else {
+        let memory = cgroup.join("memory");
+        [
+            ("MemoryLimit", memory.is_dir()),
+            (
+                "SwapLimit",
+                memory.join("memory.memsw.limit_in_bytes").exists(),
+            ),
+            ("KernelMemory", false),
+            (
+                "KernelMemoryTCP",
+                memory.join("memory.kmem.tcp.limit_in_bytes").exists(),
+            ),
+            ("OomKillDisable", memory.join("memory.oom_control").exists()),
+            ("CpuCfsQuota", cgroup.join("cpu/cpu.cfs_quota_us").exists()),
+            (
+                "CpuCfsPeriod",
+                cgroup.join("cpu/cpu.cfs_period_us").exists(),
+            ),
+            ("CPUShares", cgroup.join("cpu/cpu.shares").exists()),
+            ("CPUSet", cgroup.join("cpuset").is_dir()),
+            ("PidsLimit", cgroup.join("pids").is_dir()),
+        ]
+    };
+    for (field, supported) in expected {
+        assert_eq!(info[field], supported, "{field} in {info}");
+    }
+    assert_eq!(info["IPv4Forwarding"], sysctl_on("net/ipv4/ip_forward"));
+    assert_eq!(
+        info["BridgeNfIptables"],
+        sysctl_on("net/bridge/bridge-nf-call-iptables")
+    );
+    let warnings: Vec<&str> = info["Warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let swap_supported = info["SwapLimit"] == true;
+    assert_eq!(
+        warnings.contains(&"WARNING: No swap limit support"),
+        !swap_supported,
+        "{warnings:?}"
+    );
+    if !unified {
+        // Blkio weight is gone from v1 since kernel 5.0: dockerd does not warn about it there,
+        // but names each missing throttle file.
+        let blkio = cgroup.join("blkio");
+        assert!(
+            !warnings.iter().any(|w| w.contains("weight")),
+            "{warnings:?}"
+        );
+        for (file, words) in [
+            (
+                "blkio.throttle.read_bps_device",
+                "blkio throttle.read_bps_device",
+            ),
+            (
+                "blkio.throttle.write_iops_device",
+                "blkio throttle.write_iops_device",
+            ),
+        ] {
+            let warned = warnings.contains(&format!("WARNING: No {words} support").as_str());
+            assert_eq!(warned, !blkio.join(file).exists(), "{file}: {warnings:?}");
+        }
+    }
+
+    // The backing filesystem of the data-root, by the statfs magic `stat -f` reports.
+    let data_root = daemon.dir.path().join("data");
+    let magic = Command::new("stat")
+        .args(["-f", "-c", "%t"])
+        .arg(&data_root)
+        .output()
+        .unwrap();
+    let magic = String::from_utf8_lossy(&magic.stdout).trim().to_owned();
+    let expected_fs = match magic.as_str() {
+        "ef53" => "extfs",
+        "58465342" => "xfs",
+        "1021994" => "tmpfs",
+        "794c7630" => "overlayfs",
+        "9123683e" => "btrfs",
+        "2fc12fc1" => "zfs",
+        other => panic!(
+            "add statfs magic {other} of {} to this test",
+            data_root.display()
+        ),
+    };
+    assert_eq!(info["Driver"], "overlay2");
+    assert_eq!(
+        info["DriverStatus"],
+        serde_json::json!([["Backing Filesystem", expected_fs]])
+    );
+
+    // The docker CLI prints the daemon's warnings and no legacy ones of its own.
+    let output = daemon.docker().arg("info").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stderr.contains("WARNING: No swap limit support"),
+        !swap_supported,
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("Backing Filesystem: {expected_fs}")),
+        "{stdout}"
+    );
+    for line in stderr.lines().filter(|l| l.starts_with("WARNING:")) {
+        assert!(
+            warnings.contains(&line),
+            "{line} is not one of berthd's {warnings:?}"
+        );
+    }
+}

@@ -90,8 +90,9 @@ pub async fn info(client: &Client) -> Result<i32> {
             println!("  {registry}");
         }
     }
+    // dockerd's warnings carry their own "WARNING: " prefix; the docker CLI prints them as is.
     for warning in &info.warnings {
-        eprintln!("WARNING: {warning}");
+        eprintln!("{warning}");
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 //! reconciliation of what a crashed or restarted berthd left behind.
 
 pub mod archive;
+pub mod cgroup_support;
 mod devices;
 pub mod etc_files;
 pub mod exec;

@@ -3,9 +3,9 @@
 //! dockerd refuses is refused at create instead of being clamped, ignored or failing at start.
 //! A limit the host's cgroups cannot enforce is dropped with dockerd's warning, as dockerd does.
 
-use std::path::{Path, PathBuf};
-
 use berth_api::container::{ContainerConfig, HostConfig};
+
+pub use super::cgroup_support::CgroupSupport;
 
 /// dockerd's smallest memory limit (linuxMinMemory).
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -25,39 +25,6 @@ pub fn check(
     other_resources(host)?;
     ulimits(host)?;
     Ok(adapt(host, support))
-}
-
-/// What the host's cgroups can enforce, as dockerd's sysinfo reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CgroupSupport {
-    /// A memory+swap limit (v1 memory.memsw.*, v2 memory.swap.max).
-    pub swap_limit: bool,
-    /// A block I/O weight (v1 blkio.weight).
-    pub blkio_weight: bool,
-}
-
-impl CgroupSupport {
-    /// Reads the host's cgroup file systems.
-    pub fn read() -> CgroupSupport {
-        let cgroup = Path::new("/sys/fs/cgroup");
-        let v1_memory = cgroup.join("memory");
-        let swap_limit = if v1_memory.is_dir() {
-            v1_memory.join("memory.memsw.limit_in_bytes").exists()
-        } else {
-            own_v2_cgroup().is_some_and(|dir| dir.join("memory.swap.max").exists())
-        };
-        CgroupSupport {
-            swap_limit,
-            blkio_weight: cgroup.join("blkio/blkio.weight").exists(),
-        }
-    }
-}
-
-/// berthd's own cgroup on a unified (v2-only) host: `0::/PATH` in /proc/self/cgroup.
-fn own_v2_cgroup() -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = text.lines().find_map(|line| line.strip_prefix("0::"))?;
-    Some(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')))
 }
 
 /// The CPUs this process may run on, as Go's runtime.NumCPU counts them for dockerd.
@@ -180,8 +147,16 @@ mod tests {
     use berth_api::container::Ulimit;
 
     const FULL: CgroupSupport = CgroupSupport {
+        memory_limit: true,
         swap_limit: true,
+        kernel_memory_tcp: true,
+        oom_kill_disable: true,
+        cpu_cfs: true,
+        cpu_shares: true,
+        cpuset: true,
+        pids_limit: true,
         blkio_weight: true,
+        blkio_throttle: [true; 4],
     };
 
     fn refused(mut host: HostConfig) -> String {
@@ -276,6 +251,7 @@ mod tests {
         let none = CgroupSupport {
             swap_limit: false,
             blkio_weight: false,
+            ..FULL
         };
         let warnings = check(&ContainerConfig::default(), &mut host, 2, none).unwrap();
         assert_eq!(

@@ -73,15 +73,21 @@ pub fn empty() -> Body {
 
 /// A JSON response with Content-Type exactly `application/json`.
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> ApiResponse {
-    let bytes = serde_json::to_vec(value).unwrap_or_else(|err| {
-        format!("{{\"message\":\"cannot encode response: {err}\"}}").into_bytes()
-    });
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|err| encode_failure_body(&err));
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// Docker's error JSON for a response that could not be encoded, built by serde_json so that
+/// quotes, backslashes and control characters in the error are escaped.
+fn encode_failure_body(err: &serde_json::Error) -> Vec<u8> {
+    serde_json::json!({ "message": format!("cannot encode response: {err}") })
+        .to_string()
+        .into_bytes()
 }
 
 /// 200 with a JSON body.
@@ -272,5 +278,34 @@ mod tests {
         assert!(query.flag_or("absent", true));
         assert!(!query.flag_or("a", true));
         assert!(query.flag_or("g", false));
+    }
+
+    /// A value whose serialization fails with quotes, a backslash and a newline in the error.
+    struct Unencodable;
+
+    impl Serialize for Unencodable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom(
+                "bad \"field\" \\ here\nnext line",
+            ))
+        }
+    }
+
+    #[test]
+    fn an_encode_failure_is_still_valid_json_with_the_error_escaped() {
+        let response = json_response(StatusCode::OK, &Unencodable);
+        let body = futures_body_bytes(response);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed["message"],
+            "cannot encode response: bad \"field\" \\ here\nnext line"
+        );
+    }
+
+    fn futures_body_bytes(response: ApiResponse) -> Bytes {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async { response.into_body().collect().await.unwrap().to_bytes() })
     }
 }

@@ -6,6 +6,7 @@ mod attach;
 mod containers;
 mod disk_usage;
 mod exec;
+mod host_facts;
 pub mod http;
 mod image_filters;
 mod images;

@@ -8,7 +8,9 @@ use berth_api::system::{
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use hyper::{Method, Response};
 
+use super::host_facts;
 use super::http::{full, ok_json, ApiResult};
+use crate::containers::cgroup_support::CgroupSupport;
 use crate::daemon::Daemon;
 
 /// `GET|HEAD /_ping`: "OK" (empty for HEAD) with no-cache headers.
@@ -109,6 +111,10 @@ pub fn info(daemon: &Daemon, counts: Counts) -> ApiResult {
             .map(|value| value.trim_matches('"').to_owned())
             .unwrap_or_default()
     };
+    let support = CgroupSupport::read();
+    let forwarding = host_facts::Forwarding::read();
+    let cgroup_version = cgroup_version();
+    let warnings = host_facts::warnings(&support, &forwarding, cgroup_version == "2");
     ok_json(&SystemInfo {
         id: daemon.id.clone(),
         containers: counts.containers,
@@ -117,14 +123,20 @@ pub fn info(daemon: &Daemon, counts: Counts) -> ApiResult {
         containers_stopped: counts.stopped,
         images: counts.images,
         driver: config.storage_driver.clone(),
-        driver_status: vec![["Backing Filesystem".to_owned(), "overlay".to_owned()]],
-        memory_limit: true,
-        swap_limit: false,
-        cpu_cfs_quota: true,
-        cpu_cfs_period: true,
-        cpu_shares: true,
-        pids_limit: true,
-        ipv4_forwarding: false,
+        driver_status: host_facts::driver_status(&config.storage_driver, &config.data_root),
+        memory_limit: support.memory_limit,
+        swap_limit: support.swap_limit,
+        cpu_cfs_quota: support.cpu_cfs,
+        cpu_cfs_period: support.cpu_cfs,
+        cpu_shares: support.cpu_shares,
+        cpu_set: support.cpuset,
+        pids_limit: support.pids_limit,
+        kernel_memory: false,
+        kernel_memory_tcp: support.kernel_memory_tcp,
+        oom_kill_disable: support.oom_kill_disable,
+        ipv4_forwarding: forwarding.ipv4,
+        bridge_nf_iptables: forwarding.bridge_nf_iptables,
+        bridge_nf_ip6tables: forwarding.bridge_nf_ip6tables,
         debug: config.debug,
         n_fd: std::fs::read_dir("/proc/self/fd")
             .map(|dir| dir.count() as u64)
@@ -133,7 +145,7 @@ pub fn info(daemon: &Daemon, counts: Counts) -> ApiResult {
         system_time: berth_api::time::format_rfc3339(std::time::SystemTime::now()),
         logging_driver: "json-file".to_owned(),
         cgroup_driver: config.cgroup_driver.name().to_owned(),
-        cgroup_version: cgroup_version().to_owned(),
+        cgroup_version: cgroup_version.to_owned(),
         n_events_listener: 0,
         kernel_version: text(uts.as_ref().map(|u| u.release())),
         operating_system: os_field("PRETTY_NAME"),
@@ -162,7 +174,7 @@ pub fn info(daemon: &Daemon, counts: Counts) -> ApiResult {
         default_runtime: "berth-runtime".to_owned(),
         live_restore_enabled: false,
         security_options: vec!["name=seccomp,profile=default".to_owned()],
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
