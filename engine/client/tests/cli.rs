@@ -92,3 +92,27 @@ fn completion_into_a_closed_pipe_ends_quietly_by_sigpipe() {
     assert_eq!(output.status.signal(), Some(13), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn an_error_prints_its_whole_chain_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let output = berth()
+        .args(["-H", "tcp://127.0.0.1:1", "--tlsverify", "--tlscacert"])
+        .arg(&missing)
+        .arg("info")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The context berth adds, then the cause it wraps (the OS's words).
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "--tlscacert {}: cannot read certificates: ",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("No such file or directory"), "{stderr}");
+}
