@@ -91,7 +91,9 @@ impl CgroupSupport {
             cpu_shares: has("cpu"),
             cpuset: has("cpuset"),
             pids_limit: has("pids"),
-            blkio_weight: io,
+            // berth-runtime writes io.bfq.weight or io.weight; blk-iocost or BFQ provides them.
+            blkio_weight: io
+                && (own.join("io.weight").exists() || own.join("io.bfq.weight").exists()),
             blkio_throttle: [io; 4],
         }
     }

@@ -178,7 +178,13 @@ fn apply(controller: &str, path: &Path, resources: &LinuxResources) -> Result<()
         }
         "blkio" => {
             if let Some(weight) = resources.block_io().as_ref().and_then(|b| b.weight()) {
-                write(path, "blkio.weight", &weight.to_string())?;
+                // CFQ's blkio.weight, or BFQ's blkio.bfq.weight on blk-mq kernels (same range).
+                let file = if path.join("blkio.weight").exists() {
+                    "blkio.weight"
+                } else {
+                    "blkio.bfq.weight"
+                };
+                write(path, file, &weight.to_string())?;
             }
         }
         "devices" => {

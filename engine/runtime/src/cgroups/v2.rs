@@ -1,5 +1,5 @@
 //! cgroup v2 (the unified tree): enabling controllers down the path and writing memory, cpu,
-//! cpuset, pids and `unified` limits, and the device rules as an eBPF filter.
+//! cpuset, pids, io weight and `unified` limits, and the device rules as an eBPF filter.
 
 use std::fs;
 use std::path::Path;
@@ -12,7 +12,7 @@ use super::{make_dir, write, Cgroup, Dir};
 use crate::error::{Error, Result};
 
 const ROOT: &str = "/sys/fs/cgroup";
-const CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuset", "pids"];
+const CONTROLLERS: [&str; 5] = ["memory", "cpu", "cpuset", "pids", "io"];
 
 pub(super) fn create(
     cgroup: &mut Cgroup,
@@ -84,6 +84,11 @@ pub(super) fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
 }
 
+/// cgroup v1 blkio.weight (10..1000) to v2 io.weight (1..10000).
+pub(super) fn blkio_to_io_weight(weight: u16) -> u64 {
+    1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
 fn apply(path: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
         if let Some(limit) = memory.limit() {
@@ -128,6 +133,14 @@ fn apply(path: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(pids) = resources.pids() {
         write(path, "pids.max", &pids_max(pids.limit()))?;
     }
+    if let Some(weight) = resources.block_io().as_ref().and_then(|b| b.weight()) {
+        // BFQ's io.bfq.weight takes v1's range; io.weight (blk-iocost) its own, as runc maps it.
+        if path.join("io.bfq.weight").exists() {
+            write(path, "io.bfq.weight", &weight.to_string())?;
+        } else {
+            write(path, "io.weight", &blkio_to_io_weight(weight).to_string())?;
+        }
+    }
     let devices = resources.devices().as_deref().unwrap_or_default();
     if !devices.is_empty() {
         // The spec's rules, then the standard nodes (as on v1), as an eBPF filter.
@@ -159,7 +172,8 @@ mod tests {
     use super::*;
 
     use oci_spec::runtime::{
-        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
+        LinuxResourcesBuilder,
     };
 
     #[test]
@@ -183,6 +197,12 @@ mod tests {
                     .unwrap(),
             )
             .pids(LinuxPidsBuilder::default().limit(0i64).build().unwrap())
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight(500u16)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         let mut cgroup = Cgroup::default();
@@ -194,10 +214,11 @@ mod tests {
         )
         .unwrap();
         let read = |file: &str| std::fs::read_to_string(root.path().join(file)).unwrap();
-        assert_eq!(read("cgroup.subtree_control"), "+cpu +memory +pids");
+        assert_eq!(read("cgroup.subtree_control"), "+cpu +memory +pids +io");
         assert_eq!(read("berth/c1/memory.max"), "33554432");
         assert_eq!(read("berth/c1/memory.swap.max"), "16777216");
         assert_eq!(read("berth/c1/cpu.weight"), "39");
+        assert_eq!(read("berth/c1/io.weight"), "4950");
         assert_eq!(read("berth/c1/cpu.max"), "50000 100000");
         assert_eq!(read("berth/c1/pids.max"), "max");
         assert_eq!(cgroup.dirs.len(), 1);
@@ -209,5 +230,7 @@ mod tests {
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(1024), 39);
         assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(1000), 10_000);
     }
 }
