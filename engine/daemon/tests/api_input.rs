@@ -89,11 +89,7 @@ fn stats_stream_capital_false_as_docker_py_sends_it_returns_one_sample() {
 fn resource_values_dockerd_refuses_are_refused_at_create_with_its_messages() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    ok(daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap());
+    daemon.pull("hello-world");
     let cpus = String::from_utf8(
         std::process::Command::new("nproc")
             .env_remove("OMP_NUM_THREADS")
@@ -211,11 +207,7 @@ fn cgroup_v1(controller: &str, id: &str, file: &str) -> Option<String> {
 fn swap_cpu_period_quota_shm_size_and_oom_score_adj_are_applied_not_ignored() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    ok(daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap());
+    daemon.pull("hello-world");
     // Through the docker CLI, as a user types them.
     let id = ok(daemon
         .docker()

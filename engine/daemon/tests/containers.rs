@@ -166,11 +166,7 @@ fn api_errors_and_bridge_refusal() {
         missing.json()["message"],
         "No such image: hello-world:latest"
     );
-    ok(daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap());
+    daemon.pull("hello-world");
 
     let bad_json = daemon.request("POST", "/v1.44/containers/create", Some(b"{not json"));
     assert_eq!(bad_json.status, 400);

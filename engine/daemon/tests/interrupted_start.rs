@@ -107,16 +107,7 @@ fn start_killed_at(point: &str, expected_status: &str) {
         &[],
         &[("BERTHD_TEST_PAUSE_AT", point)],
     );
-    let pulled = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap();
-    assert!(
-        pulled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pulled.stderr)
-    );
+    daemon.pull("hello-world");
     let ids = [
         create(&daemon, "again", false),
         create(&daemon, "removed", true),
@@ -186,12 +177,7 @@ fn sigterm_exits_even_with_a_start_stuck_in_a_blocking_thread() {
         &[],
         &[("BERTHD_TEST_PAUSE_AT", point)],
     );
-    let pulled = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap();
-    assert!(pulled.status.success());
+    daemon.pull("hello-world");
     let id = create(&daemon, "stuck", false);
     let _pending = send_start(&daemon.socket, &id);
     wait_paused(&daemon, point, 1);

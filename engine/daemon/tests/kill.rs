@@ -11,16 +11,7 @@ use support::Daemon;
 fn kill_returns_only_after_the_container_is_dead() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    let pulled = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap();
-    assert!(
-        pulled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pulled.stderr)
-    );
+    daemon.pull("hello-world");
     for n in 0..8 {
         let name = format!("killed-{n}");
         let created = daemon.request(

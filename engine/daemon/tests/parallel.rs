@@ -22,16 +22,7 @@ fn started_ids(log: &str) -> Vec<String> {
 fn twenty_parallel_runs_leave_nothing_behind() {
     let registry = Registry::with_hello_world();
     let daemon = Daemon::start(&registry.mirror_config(), &["-D"]);
-    let pulled = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap();
-    assert!(
-        pulled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pulled.stderr)
-    );
+    daemon.pull("hello-world");
     let children: Vec<_> = (0..20)
         .map(|_| {
             daemon

@@ -101,16 +101,7 @@ impl Watcher {
 
 fn pulled_daemon(registry: &Registry) -> Daemon {
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    let pulled = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .unwrap();
-    assert!(
-        pulled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pulled.stderr)
-    );
+    daemon.pull("hello-world");
     daemon
 }
 

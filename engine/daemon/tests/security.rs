@@ -13,12 +13,7 @@ use support::Daemon;
 /// A daemon with hello-world already pulled, so runs print only the container's output.
 fn start(registry: &Registry) -> Daemon {
     let daemon = Daemon::start(&registry.mirror_config(), &[]);
-    let pull = daemon
-        .berth()
-        .args(["pull", "-q", "hello-world"])
-        .output()
-        .expect("run berth pull");
-    assert!(pull.status.success(), "{}", text(&pull));
+    daemon.pull("hello-world");
     daemon
 }
 

@@ -42,6 +42,21 @@ const BLKIO_THROTTLE_FILES: [&str; 4] = [
 ];
 
 impl CgroupSupport {
+    /// A host that enforces every limit (for tests).
+    #[cfg(test)]
+    pub const ALL: CgroupSupport = CgroupSupport {
+        memory_limit: true,
+        swap_limit: true,
+        kernel_memory_tcp: true,
+        oom_kill_disable: true,
+        cpu_cfs: true,
+        cpu_shares: true,
+        cpuset: true,
+        pids_limit: true,
+        blkio_weight: true,
+        blkio_throttle: [true; 4],
+    };
+
     /// Reads the host's cgroup file systems.
     pub fn read() -> CgroupSupport {
         let root = Path::new(CGROUP_ROOT);

@@ -146,18 +146,7 @@ mod tests {
     use super::*;
     use berth_api::container::Ulimit;
 
-    const FULL: CgroupSupport = CgroupSupport {
-        memory_limit: true,
-        swap_limit: true,
-        kernel_memory_tcp: true,
-        oom_kill_disable: true,
-        cpu_cfs: true,
-        cpu_shares: true,
-        cpuset: true,
-        pids_limit: true,
-        blkio_weight: true,
-        blkio_throttle: [true; 4],
-    };
+    const FULL: CgroupSupport = CgroupSupport::ALL;
 
     fn refused(mut host: HostConfig) -> String {
         check(&ContainerConfig::default(), &mut host, 2, FULL).unwrap_err()

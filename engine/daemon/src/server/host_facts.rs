@@ -164,18 +164,7 @@ mod tests {
 
     #[test]
     fn warnings_name_exactly_what_is_missing() {
-        let full = CgroupSupport {
-            memory_limit: true,
-            swap_limit: true,
-            kernel_memory_tcp: true,
-            oom_kill_disable: true,
-            cpu_cfs: true,
-            cpu_shares: true,
-            cpuset: true,
-            pids_limit: true,
-            blkio_weight: true,
-            blkio_throttle: [true; 4],
-        };
+        let full = CgroupSupport::ALL;
         let on = Forwarding {
             ipv4: true,
             bridge_nf_iptables: true,

@@ -167,6 +167,11 @@ impl Daemon {
         command
     }
 
+    /// `berth pull -q IMAGE`, which must succeed.
+    pub fn pull(&self, image: &str) {
+        ok(self.berth().args(["pull", "-q", image]).output().unwrap());
+    }
+
     /// `berth run --name NAME hello-world sh -c SCRIPT`, which must succeed; its stdout.
     pub fn run_script(&self, name: &str, script: &str) -> String {
         ok(self
