@@ -57,13 +57,17 @@ fn twenty_parallel_runs_leave_nothing_behind() {
             assert!(!cgroup.exists(), "cgroup left: {}", cgroup.display());
         }
     }
+    // A container's processes sit in its cgroup (their /proc/PID/root reads "/" after
+    // pivot_root, so the cgroup is what identifies them).
     for process in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(root) = std::fs::read_link(process.path().join("root")) {
-            assert!(
-                !root.display().to_string().starts_with(&dir),
-                "process {:?} still runs in a container rootfs",
-                process.file_name()
-            );
+        if let Ok(cgroups) = std::fs::read_to_string(process.path().join("cgroup")) {
+            for id in &ids {
+                assert!(
+                    !cgroups.contains(id.as_str()),
+                    "process {:?} of container {id} still runs",
+                    process.file_name()
+                );
+            }
         }
     }
 }
