@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use support::registry::Registry;
-use support::{ok, signal, Daemon};
+use support::{ok, signal, within_a_minute, Daemon};
 
 /// Lines of `seq` the tests print.
 const LINES: u32 = 1_000_000;
@@ -231,27 +231,6 @@ fn exec_with_a_slow_reader_loses_no_output() {
         assert_eq!(read_slowly(client), blob, "{name} exec: a random binary");
     }
     ok(daemon.docker().args(["rm", "-f", "box"]).output().unwrap());
-}
-
-/// Runs `command` to its end within a minute; its output.
-fn within_a_minute(mut command: Command) -> std::process::Output {
-    let description = format!("{command:?}");
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            signal(pid, libc::SIGKILL);
-            panic!("{description} did not end within a minute");
-        }
-    }
 }
 
 #[test]

@@ -200,6 +200,22 @@ pub fn with_input(mut command: Command, input: &[u8]) -> std::process::Output {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
+    output_within_a_minute(child, &format!("{command:?}"))
+}
+
+/// Runs `command` with no input to its end; returns its output. Killed after a minute.
+pub fn within_a_minute(mut command: Command) -> std::process::Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    output_within_a_minute(child, &format!("{command:?}"))
+}
+
+/// The output of `child` (`description` names it), which must end within a minute.
+fn output_within_a_minute(child: Child, description: &str) -> std::process::Output {
     let pid = child.id();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send(child.wait_with_output()));
@@ -207,7 +223,7 @@ pub fn with_input(mut command: Command, input: &[u8]) -> std::process::Output {
         Ok(output) => output.unwrap(),
         Err(_) => {
             signal(pid, libc::SIGKILL);
-            panic!("{command:?} did not end within a minute");
+            panic!("{description} did not end within a minute");
         }
     }
 }
